@@ -1,0 +1,250 @@
+//! `AlbRecord`: the fields of one ALB access-log line, borrowed from the line.
+//!
+//! Nothing here allocates. Quoted fields are kept exactly as written (still `\xHH`-escaped, see
+//! [`Escaped`]); callers decode only the values they use. Cheap, always-needed values (type,
+//! status codes, the request split) are typed by the parser; the rest stay raw byte slices with
+//! accessors, so a line that is dropped early costs no number parsing.
+
+use std::borrow::Cow;
+
+/// Field 1, `type`: the kind of connection that carried the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnType<'a> {
+    Http,
+    Https,
+    H2,
+    Grpcs,
+    Ws,
+    Wss,
+    /// A value this version does not know. The line parses; the filter skips and counts it.
+    Unknown(&'a [u8]),
+}
+
+impl<'a> ConnType<'a> {
+    pub fn from_bytes(b: &'a [u8]) -> Self {
+        match b {
+            b"http" => ConnType::Http,
+            b"https" => ConnType::Https,
+            b"h2" => ConnType::H2,
+            b"grpcs" => ConnType::Grpcs,
+            b"ws" => ConnType::Ws,
+            b"wss" => ConnType::Wss,
+            other => ConnType::Unknown(other),
+        }
+    }
+}
+
+/// An `address:port` field (client, target). IPv6 addresses are logged without brackets, so the
+/// parser splits at the **last** colon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPort<'a> {
+    pub ip: &'a [u8],
+    pub port: u16,
+}
+
+/// A quoted field's content, exactly as logged: every `\` starts a `\xHH` escape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Escaped<'a>(pub &'a [u8]);
+
+impl<'a> Escaped<'a> {
+    /// The raw, still-escaped bytes.
+    pub fn raw(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// `true` when the field is the ALB's "no value" marker `-`.
+    pub fn is_dash(&self) -> bool {
+        self.0 == b"-"
+    }
+
+    /// Decodes `\xHH` escapes (hex in either case) to bytes. Borrowed when there is nothing to
+    /// decode. A malformed escape (a `\` not followed by `x` and two hex digits) is kept
+    /// literally, byte for byte: the ALB never writes one, so it is data, not an escape.
+    pub fn decode(&self) -> Cow<'a, [u8]> {
+        decode_escapes(self.0)
+    }
+}
+
+/// See [`Escaped::decode`].
+pub fn decode_escapes(raw: &[u8]) -> Cow<'_, [u8]> {
+    let Some(first) = memchr::memchr(b'\\', raw) else {
+        return Cow::Borrowed(raw);
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(&raw[..first]);
+    let mut i = first;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'\\'
+            && i + 3 < raw.len()
+            && raw[i + 1] == b'x'
+            && let (Some(h), Some(l)) = (hex_val(raw[i + 2]), hex_val(raw[i + 3]))
+        {
+            out.push(h << 4 | l);
+            i += 4;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Field 13, `request`, split as the format notes say: method up to the first space, protocol
+/// after the last space (after trimming trailing spaces), URL everything in between (it may hold
+/// raw spaces). All three are still escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// The whole field content, as logged.
+    pub raw: &'a [u8],
+    pub method: &'a [u8],
+    pub url: Escaped<'a>,
+    pub protocol: &'a [u8],
+    /// The ALB's marker for a request it could not parse (`"- http://host:80- -"`, `"- - -"`),
+    /// or a field that does not have the three parts. Never replayed.
+    pub malformed: bool,
+}
+
+/// One access-log line. Fields 1-20 are present in every layout greenlight accepts; later fields
+/// are `None` on lines written before AWS added them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlbRecord<'a> {
+    /// 1
+    pub conn_type: ConnType<'a>,
+    /// 2, response time, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (validated by the parser).
+    pub time: &'a [u8],
+    /// 3, `app/<name>/<id>`
+    pub elb: &'a [u8],
+    /// 4
+    pub client: HostPort<'a>,
+    /// 5, `None` for `-` (WAF block, redirect, fixed response, Lambda, malformed request).
+    pub target: Option<HostPort<'a>>,
+    /// 6-8, seconds as logged (`-1` when not available); see [`AlbRecord::target_seconds`].
+    pub request_processing_time: &'a [u8],
+    pub target_processing_time: &'a [u8],
+    pub response_processing_time: &'a [u8],
+    /// 9, `None` for `-`.
+    pub elb_status_code: Option<u16>,
+    /// 10, `None` for `-` (the target did not answer).
+    pub target_status_code: Option<u16>,
+    /// 11-12, as logged.
+    pub received_bytes: &'a [u8],
+    pub sent_bytes: &'a [u8],
+    /// 13
+    pub request: Request<'a>,
+    /// 14, `-` when absent.
+    pub user_agent: Escaped<'a>,
+    /// 15-16
+    pub ssl_cipher: &'a [u8],
+    pub ssl_protocol: &'a [u8],
+    /// 17
+    pub target_group_arn: &'a [u8],
+    /// 18
+    pub trace_id: Escaped<'a>,
+    /// 19, SNI
+    pub domain_name: Escaped<'a>,
+    /// 20
+    pub chosen_cert_arn: Escaped<'a>,
+    /// 21
+    pub matched_rule_priority: Option<&'a [u8]>,
+    /// 22
+    pub request_creation_time: Option<&'a [u8]>,
+    /// 23, comma list; see [`AlbRecord::has_action`].
+    pub actions_executed: Option<Escaped<'a>>,
+    /// 24
+    pub redirect_url: Option<Escaped<'a>>,
+    /// 25
+    pub error_reason: Option<Escaped<'a>>,
+    /// 26-27
+    pub target_port_list: Option<Escaped<'a>>,
+    pub target_status_code_list: Option<Escaped<'a>>,
+    /// 28-29
+    pub classification: Option<Escaped<'a>>,
+    pub classification_reason: Option<Escaped<'a>>,
+    /// 30
+    pub conn_trace_id: Option<&'a [u8]>,
+    /// 31-33
+    pub transformed_host: Option<Escaped<'a>>,
+    pub transformed_uri: Option<Escaped<'a>>,
+    pub request_transform_status: Option<Escaped<'a>>,
+    /// 34, the ALB node's IP.
+    pub ip_address: Option<&'a [u8]>,
+    /// How many fields the line had in all (20 or more).
+    pub field_count: usize,
+}
+
+/// The number of fields greenlight knows; fields after these are ignored and counted.
+pub const KNOWN_FIELDS: usize = 34;
+/// The fewest fields of a line greenlight accepts (the 2017 layout).
+pub const MIN_FIELDS: usize = 20;
+/// Field counts that AWS has actually written as a whole layout; any other count is reported as
+/// unusual, so a format change shows up as a figure rather than silent loss.
+pub const KNOWN_LAYOUTS: [usize; 8] = [20, 24, 25, 27, 29, 30, 33, 34];
+
+impl<'a> AlbRecord<'a> {
+    /// The `YYYY-MM-DD` part of `time`, for day selection without parsing a date.
+    pub fn date_bytes(&self) -> &'a [u8] {
+        &self.time[..10.min(self.time.len())]
+    }
+
+    /// Whether `actions_executed` contains `action` (an exact item of the comma list).
+    /// Lines from before the field existed executed `forward` only.
+    pub fn has_action(&self, action: &[u8]) -> bool {
+        match &self.actions_executed {
+            None => action == b"forward",
+            Some(list) => list.raw().split(|&b| b == b',').any(|a| a == action),
+        }
+    }
+
+    /// The target's processing time in seconds; `None` when logged as `-1` or unreadable.
+    pub fn target_seconds(&self) -> Option<f64> {
+        parse_seconds(self.target_processing_time)
+    }
+
+    /// Number of fields after the last known one.
+    pub fn unknown_trailing_fields(&self) -> usize {
+        self.field_count.saturating_sub(KNOWN_FIELDS)
+    }
+
+    /// `classification` is `Severe` (desync mitigation).
+    pub fn is_severe(&self) -> bool {
+        matches!(&self.classification, Some(c) if c.raw() == b"Severe")
+    }
+}
+
+fn parse_seconds(raw: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(raw).ok()?;
+    let v: f64 = s.parse().ok()?;
+    (v >= 0.0 && v.is_finite()).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_hex_escapes_in_both_cases_to_bytes() {
+        assert_eq!(&*decode_escapes(br"a\x22b\x5Cc\xe2\x82\xac"), b"a\"b\\c\xe2\x82\xac");
+    }
+
+    #[test]
+    fn borrows_when_nothing_to_decode() {
+        assert!(matches!(decode_escapes(b"/plain?x=1"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn keeps_malformed_escapes_literally() {
+        assert_eq!(&*decode_escapes(br"a\x2"), br"a\x2");
+        assert_eq!(&*decode_escapes(br"a\xzz\"), br"a\xzz\");
+        assert_eq!(&*decode_escapes(br"\y41"), br"\y41");
+    }
+}

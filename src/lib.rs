@@ -1,0 +1,9 @@
+//! greenlight: keeps legacy web servers safe during blue/green releases.
+//!
+//! The miner turns ALB access logs into `acceptance_url_list.csv`:
+//! source -> decode -> parse -> filter/normalise -> tally -> select -> list.
+
+pub mod alb;
+pub mod mine;
+pub mod source;
+pub mod synth;

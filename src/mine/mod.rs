@@ -1,0 +1,5 @@
+//! The nightly job's stages, in the order data flows through them: [`scan`] (bytes -> records),
+//! [`filter`] (which requests may be replayed), [`normalize`] (the URL to replay), [`tally`]
+//! (per-URL counts) and [`select`] (which URLs make the list).
+
+pub mod filter;

@@ -1,0 +1,62 @@
+//! Where log objects come from: the key layout ALB writes ([`layout`]) and the stores that hold
+//! it ([`local`]; S3 comes later). A source lists the objects of a day and opens them as byte
+//! streams; it never decompresses or parses.
+
+pub mod layout;
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+pub use layout::{AlbLogName, KeyClass, SkipReason, classify_key};
+
+/// One ALB access-log object selected for a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogObject {
+    /// The key relative to the bucket (or to the local root), `/`-separated, e.g.
+    /// `AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/11/25/...log.gz`.
+    pub key: String,
+    /// Size in bytes as stored (compressed).
+    pub size: u64,
+    pub location: ObjectLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectLocation {
+    /// A file in a local folder laid out like the bucket.
+    Local(PathBuf),
+}
+
+impl LogObject {
+    /// Opens the stored (still compressed) bytes as a stream.
+    pub fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
+        match &self.location {
+            ObjectLocation::Local(path) => Ok(Box::new(std::fs::File::open(path)?)),
+        }
+    }
+}
+
+/// The objects of one day, and what was passed over by key.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Sorted by key, so runs are deterministic.
+    pub objects: Vec<LogObject>,
+    /// Objects seen in the day folders but skipped by key, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// The day folders that were looked at (relative keys ending in `/`), for the report.
+    pub folders: Vec<String>,
+}
+
+/// Why a source could not list.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("log folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("log folder {0} holds no AWSLogs/<account>/elasticloadbalancing/<region>/ tree")]
+    NoAwsLogs(PathBuf),
+}

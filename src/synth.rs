@@ -1,0 +1,1 @@
+//! Synthetic ALB logs for fixtures, tests and benchmarks. (Contract stub: being implemented.)
