@@ -1,1 +1,216 @@
-fn main(){}
+//! `greenlight-miner`: flags -> [`greenlight::mine::run`] -> exit code.
+//!
+//! Exit codes: 0 list written; 1 could not write an output; 2 bad flags or unreadable log
+//! folder; 3 nothing to mine (no objects for the day, or no replayable request); 4 too many
+//! corrupt objects or lines. On any non-zero exit the previous list is left untouched.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{NaiveDate, Utc};
+use clap::Parser;
+use greenlight::list::ListFormat;
+use greenlight::mine::filter::{HostPattern, StatusSet};
+use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
+use greenlight::source::LogObject;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Mine a day of ALB access logs into the list of URLs a release gate replays.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Folder laid out like the ALB log bucket: [prefix/]AWSLogs/<account>/elasticloadbalancing/
+    /// <region>/YYYY/MM/DD/<objects>.
+    #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR")]
+    logs: PathBuf,
+
+    /// Day to mine (UTC). Default: yesterday (UTC).
+    #[arg(long, env = "GREENLIGHT_DATE", value_name = "YYYY-MM-DD")]
+    date: Option<NaiveDate>,
+
+    /// Where to write the list (atomically).
+    #[arg(
+        long,
+        env = "GREENLIGHT_OUT",
+        default_value = "acceptance_url_list.csv"
+    )]
+    out: PathBuf,
+
+    /// List format: `full` (header and all columns) or `paths` (path column only, no header,
+    /// as the original Lambda read it).
+    #[arg(long, value_enum, default_value_t = ListFormat::Full)]
+    format: ListFormat,
+
+    /// Also write the run report as JSON to this file.
+    #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE")]
+    report: Option<PathBuf>,
+
+    /// Largest number of URLs in the list (most hit first).
+    #[arg(long, env = "GREENLIGHT_MAX_URLS", default_value_t = 1000)]
+    max_urls: usize,
+
+    /// Methods to replay (repeatable). Only the safe GET and HEAD are accepted. Default: GET.
+    #[arg(long = "method", value_name = "METHOD")]
+    methods: Vec<String>,
+
+    /// ELB status classes or codes to keep (repeatable or comma-separated: 2xx,3xx,404).
+    /// Default: 2xx,3xx.
+    #[arg(long = "status", value_name = "SPEC")]
+    statuses: Vec<String>,
+
+    /// Hosts to keep (repeatable): `www.example.com` or `*.example.com`. Default: every host
+    /// that is a DNS name (never IP literals or the ALB's own *.elb.amazonaws.com name).
+    #[arg(long = "host", value_name = "PATTERN")]
+    hosts: Vec<String>,
+
+    /// User-agent substrings to leave out (repeatable, case-insensitive), added to the built-in
+    /// list of health checkers and monitors.
+    #[arg(long = "exclude-agent", value_name = "PATTERN")]
+    exclude_agents: Vec<String>,
+
+    /// Do not use the built-in list of health-checker and monitor agents.
+    #[arg(long)]
+    no_default_agent_excludes: bool,
+
+    /// Keep tracking parameters (utm_*, gclid, fbclid, ...) in the listed URLs.
+    #[arg(long)]
+    keep_tracking_params: bool,
+
+    /// Fail the run (no list written) when more than this percentage of objects, or of lines,
+    /// cannot be read.
+    #[arg(long, default_value = "1", value_name = "PERCENT", value_parser = parse_percent)]
+    max_error_rate: f64,
+
+    /// Worker threads (default: one per core).
+    #[arg(long, env = "GREENLIGHT_THREADS", default_value_t = 0)]
+    threads: usize,
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| format!("'{s}' is not a percentage"))?;
+    if !(0.0..=100.0).contains(&v) {
+        return Err(format!("{v} is not between 0 and 100"));
+    }
+    Ok(v / 100.0)
+}
+
+fn config(args: Args) -> Result<MinerConfig, String> {
+    let day = args
+        .date
+        .unwrap_or_else(|| Utc::now().date_naive() - chrono::Days::new(1));
+    let mut cfg = MinerConfig::new(args.logs, day);
+    cfg.out = args.out;
+    cfg.format = args.format;
+    cfg.report = args.report;
+    cfg.max_urls = args.max_urls;
+    cfg.max_error_rate = args.max_error_rate;
+    cfg.threads = args.threads;
+    let p = &mut cfg.policy;
+    if !args.methods.is_empty() {
+        p.methods.clear();
+        for m in args.methods {
+            let m = m.to_ascii_uppercase();
+            if m != "GET" && m != "HEAD" {
+                return Err(format!(
+                    "--method {m}: only GET and HEAD can be replayed without side effects"
+                ));
+            }
+            p.methods.push(m.into_bytes());
+        }
+    }
+    if !args.statuses.is_empty() {
+        p.statuses = StatusSet::empty();
+        for spec in &args.statuses {
+            p.statuses
+                .add_spec(spec)
+                .map_err(|e| format!("--status: {e}"))?;
+        }
+    }
+    for h in &args.hosts {
+        p.hosts
+            .push(HostPattern::parse(h).map_err(|e| format!("--host: {e}"))?);
+    }
+    if args.no_default_agent_excludes {
+        p.excluded_agents.clear();
+    }
+    for a in args.exclude_agents {
+        if a.is_empty() {
+            return Err("--exclude-agent: an empty pattern would exclude everything".into());
+        }
+        p.excluded_agents.push(a.to_ascii_lowercase().into_bytes());
+    }
+    p.normalize.keep_tracking = args.keep_tracking_params;
+    Ok(cfg)
+}
+
+/// A progress bar over compressed bytes, on a terminal.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn start(&self, objects: &[LogObject]) {
+        self.0.set_length(objects.iter().map(|o| o.size).sum());
+    }
+    fn object_done(&self, object: &LogObject) {
+        self.0.inc(object.size);
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// Plain log lines off a terminal.
+struct Lines;
+
+impl Progress for Lines {
+    fn start(&self, objects: &[LogObject]) {
+        let bytes: u64 = objects.iter().map(|o| o.size).sum();
+        tracing::info!(
+            objects = objects.len(),
+            compressed_bytes = bytes,
+            "scanning"
+        );
+    }
+    fn object_done(&self, object: &LogObject) {
+        tracing::debug!(key = %object.key, "object done");
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cfg = match config(Args::parse()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("greenlight-miner: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let terminal = std::io::stderr().is_terminal();
+    let bar;
+    let progress: &dyn Progress = if terminal {
+        bar = Bar(ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ));
+        &bar
+    } else if std::env::var_os("GREENLIGHT_QUIET").is_some() {
+        &NoProgress
+    } else {
+        &Lines
+    };
+    let (report, result) = run(&cfg, progress);
+    eprint!("{}", report.summary());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1)),
+    }
+}

@@ -1,4 +1,15 @@
-//! Which requests may be replayed. (Contract: the reasons; the checks are being implemented.)
+//! Which requests may be replayed, and why the others are left out.
+//!
+//! A request is replayable when it reached the application and can be sent again without side
+//! effects: by default a GET, forwarded to a target that answered, with an ELB status of 2xx or
+//! 3xx, not a WebSocket or gRPC stream, not classified `Severe`, with a well-formed URL on a host
+//! that is a DNS name (never an IP literal or the ALB's own name), from a client that is not a
+//! health checker or monitor, and without a credential in the URL. [`Policy`] holds the knobs;
+//! [`Policy::admit`] runs the checks in [`Reject`]'s order and normalises the URL on the way.
+
+use crate::alb::{AlbRecord, ConnType};
+
+use super::normalize::{HostKind, NormalizeOptions, Normalized, normalize};
 
 /// Why a parsed request is left out of the list. Checks run in this order and a line is counted
 /// under the first one it fails.
@@ -75,5 +86,280 @@ impl Reject {
             Reject::Agent => "agent",
             Reject::Credential => "credential",
         }
+    }
+}
+
+/// Which ELB status codes are replayable: a set of codes from 100 to 599.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet([u64; 10]);
+
+impl StatusSet {
+    pub fn empty() -> Self {
+        StatusSet([0; 10])
+    }
+
+    /// Adds `2xx`-style classes or single codes, e.g. `"2xx"`, `"304"`, `"2xx,3xx"`.
+    pub fn add_spec(&mut self, spec: &str) -> Result<(), String> {
+        for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let lower = item.to_ascii_lowercase();
+            if let Some(class) = lower.strip_suffix("xx")
+                && let Ok(c @ 1..=5) = class.parse::<u16>()
+            {
+                (c * 100..c * 100 + 100).for_each(|code| self.insert(code));
+            } else if let Ok(code @ 100..=599) = lower.parse::<u16>() {
+                self.insert(code);
+            } else {
+                return Err(format!(
+                    "'{item}' is not a status class (2xx) or code (100-599)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, code: u16) {
+        self.0[usize::from(code / 64)] |= 1 << (code % 64);
+    }
+
+    pub fn contains(&self, code: u16) -> bool {
+        code < 640 && self.0[usize::from(code / 64)] & (1 << (code % 64)) != 0
+    }
+}
+
+impl Default for StatusSet {
+    /// 2xx and 3xx.
+    fn default() -> Self {
+        let mut s = StatusSet::empty();
+        (200..400).for_each(|c| s.insert(c));
+        s
+    }
+}
+
+/// A `--host` allow-list entry: `example.com` (exactly that host) or `*.example.com` (any host
+/// below it, not the apex itself). Matched case-insensitively against the host without port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPattern {
+    /// Lower-cased; for a wildcard, the suffix including its leading dot.
+    pattern: Vec<u8>,
+    wildcard: bool,
+}
+
+impl HostPattern {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let lower = s.trim().to_ascii_lowercase();
+        let (name, wildcard) = match lower.strip_prefix("*.") {
+            Some(rest) => (rest, true),
+            None => (lower.as_str(), false),
+        };
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !valid {
+            return Err(format!("'{s}' is not a host name or a *.domain wildcard"));
+        }
+        let pattern = if wildcard {
+            format!(".{name}").into_bytes()
+        } else {
+            name.as_bytes().to_vec()
+        };
+        Ok(HostPattern { pattern, wildcard })
+    }
+
+    pub fn matches(&self, host: &[u8]) -> bool {
+        if self.wildcard {
+            host.len() > self.pattern.len()
+                && host[host.len() - self.pattern.len()..].eq_ignore_ascii_case(&self.pattern)
+        } else {
+            host.eq_ignore_ascii_case(&self.pattern)
+        }
+    }
+}
+
+/// User agents of health checkers and uptime monitors: their requests say nothing about what
+/// real clients ask for. Matched as case-insensitive substrings.
+pub const DEFAULT_EXCLUDED_AGENTS: &[&str] = &[
+    "elb-healthchecker",
+    "healthcheck",
+    "health-check",
+    "kube-probe",
+    "pingdom",
+    "uptimerobot",
+    "statuscake",
+    "site24x7",
+    "newrelicpinger",
+    "datadog/synthetics",
+    "cloudwatchsynthetics",
+    "googlestackdrivermonitoring",
+    "uptime-kuma",
+    "betteruptime",
+    "better uptime",
+    "freshping",
+    "hetrixtools",
+    "nagios",
+    "check_http",
+    "zabbix",
+    "catchpoint",
+];
+
+/// The knobs of the replayability filter. `Policy::default()` is the documented default.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The mined day as `YYYY-MM-DD`; lines whose `time` is on another day are left out.
+    pub day: [u8; 10],
+    /// Allowed methods (exact, case-sensitive as HTTP methods are). Default: GET.
+    pub methods: Vec<Vec<u8>>,
+    /// Allowed ELB status codes. Default: 2xx and 3xx.
+    pub statuses: StatusSet,
+    /// Host allow-list; empty means every host that is a DNS name.
+    pub hosts: Vec<HostPattern>,
+    /// Lower-cased user-agent substrings to leave out.
+    pub excluded_agents: Vec<Vec<u8>>,
+    pub normalize: NormalizeOptions,
+}
+
+impl Policy {
+    /// The default policy for `day`.
+    pub fn for_day(day: chrono::NaiveDate) -> Self {
+        let mut d = [0u8; 10];
+        d.copy_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
+        Policy {
+            day: d,
+            methods: vec![b"GET".to_vec()],
+            statuses: StatusSet::default(),
+            hosts: Vec::new(),
+            excluded_agents: DEFAULT_EXCLUDED_AGENTS
+                .iter()
+                .map(|a| a.as_bytes().to_vec())
+                .collect(),
+            normalize: NormalizeOptions::default(),
+        }
+    }
+
+    /// Runs every check on `rec` in [`Reject`]'s order. On success the normalised URL is in
+    /// `scratch` (see [`Normalized`]); `lower_buf` is reused to match user agents.
+    pub fn admit(
+        &self,
+        rec: &AlbRecord<'_>,
+        scratch: &mut Vec<u8>,
+        lower_buf: &mut Vec<u8>,
+    ) -> Result<Normalized, Reject> {
+        if rec.date_bytes() != self.day {
+            return Err(Reject::OtherDay);
+        }
+        match rec.conn_type {
+            ConnType::Http | ConnType::Https | ConnType::H2 => {}
+            ConnType::Ws | ConnType::Wss | ConnType::Grpcs => return Err(Reject::ConnType),
+            ConnType::Unknown(_) => return Err(Reject::UnknownType),
+        }
+        if rec.request.malformed {
+            return Err(Reject::MalformedRequest);
+        }
+        if !self.methods.iter().any(|m| m == rec.request.method) {
+            return Err(Reject::Method);
+        }
+        if !rec.has_action(b"forward")
+            || rec.has_action(b"redirect")
+            || rec.has_action(b"fixed-response")
+        {
+            return Err(Reject::NotForwarded);
+        }
+        if rec.target_status_code.is_none() {
+            return Err(Reject::NoTargetResponse);
+        }
+        match rec.elb_status_code {
+            Some(code) if self.statuses.contains(code) => {}
+            _ => return Err(Reject::Status),
+        }
+        if rec.is_severe() {
+            return Err(Reject::Severe);
+        }
+        let url = rec.request.url.decode();
+        let n = normalize(&url, &self.normalize, scratch)?;
+        if n.host_kind == HostKind::IpLiteral {
+            return Err(Reject::HostIpLiteral);
+        }
+        let host = n.host_name(scratch);
+        if is_alb_name(host) {
+            return Err(Reject::HostAlbName);
+        }
+        if !self.hosts.is_empty() && !self.hosts.iter().any(|p| p.matches(host)) {
+            return Err(Reject::HostNotAllowed);
+        }
+        if self.is_excluded_agent(rec.user_agent.raw(), lower_buf) {
+            return Err(Reject::Agent);
+        }
+        if n.has_credential {
+            return Err(Reject::Credential);
+        }
+        Ok(n)
+    }
+
+    fn is_excluded_agent(&self, agent: &[u8], lower_buf: &mut Vec<u8>) -> bool {
+        if self.excluded_agents.is_empty() {
+            return false;
+        }
+        lower_buf.clear();
+        lower_buf.extend(agent.iter().map(u8::to_ascii_lowercase));
+        self.excluded_agents
+            .iter()
+            .any(|p| memchr::memmem::find(lower_buf, p).is_some())
+    }
+}
+
+/// The ALB's own DNS name (`my-alb-123.eu-west-1.elb.amazonaws.com`, also the China partition).
+fn is_alb_name(host: &[u8]) -> bool {
+    let host = host.strip_suffix(b".").unwrap_or(host);
+    [&b".elb.amazonaws.com"[..], b".elb.amazonaws.com.cn"]
+        .iter()
+        .any(|s| host.len() > s.len() && host[host.len() - s.len()..].eq_ignore_ascii_case(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_specs() {
+        let d = StatusSet::default();
+        assert!(d.contains(200) && d.contains(304) && d.contains(399));
+        assert!(!d.contains(199) && !d.contains(404) && !d.contains(500));
+        let mut s = StatusSet::empty();
+        s.add_spec("2xx, 404").unwrap();
+        assert!(s.contains(250) && s.contains(404) && !s.contains(301));
+        assert!(s.add_spec("6xx").is_err());
+        assert!(s.add_spec("99").is_err());
+        assert!(s.add_spec("abc").is_err());
+        assert!(!s.contains(639) && !s.contains(9999));
+    }
+
+    #[test]
+    fn host_patterns() {
+        let exact = HostPattern::parse("Example.com").unwrap();
+        assert!(exact.matches(b"example.com") && exact.matches(b"EXAMPLE.COM"));
+        assert!(!exact.matches(b"www.example.com"));
+        let wild = HostPattern::parse("*.example.com").unwrap();
+        assert!(wild.matches(b"www.example.com") && wild.matches(b"a.b.example.com"));
+        assert!(!wild.matches(b"example.com") && !wild.matches(b"badexample.com"));
+        assert!(HostPattern::parse("*.").is_err());
+        assert!(HostPattern::parse("a b").is_err());
+    }
+
+    #[test]
+    fn alb_names() {
+        assert!(is_alb_name(b"my-alb-1234.eu-west-1.elb.amazonaws.com"));
+        assert!(is_alb_name(b"internal-x.cn-north-1.elb.amazonaws.com.cn"));
+        assert!(!is_alb_name(b"elb.amazonaws.com"));
+        assert!(!is_alb_name(b"www.example.com"));
+    }
+
+    #[test]
+    fn reasons_have_unique_names_in_order() {
+        let names: Vec<_> = Reject::ALL.iter().map(|r| r.as_str()).collect();
+        let mut sorted = Reject::ALL.to_vec();
+        sorted.sort();
+        assert_eq!(sorted, Reject::ALL.to_vec(), "ALL is in check order");
+        let unique: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
     }
 }

@@ -3,3 +3,9 @@
 //! (per-URL counts) and [`select`] (which URLs make the list).
 
 pub mod filter;
+pub mod normalize;
+pub mod report;
+pub mod run;
+pub mod scan;
+pub mod select;
+pub mod tally;

@@ -1,0 +1,218 @@
+//! One mining run, end to end: list the day's objects, scan them, decide whether the run is
+//! good enough to publish, select and write the list, write the report.
+//!
+//! The list is written only when the run succeeded, and atomically: a failed run leaves the
+//! previous list exactly as it was. The report is written in every case, so a scheduler can
+//! alarm on it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+
+use super::filter::Policy;
+use super::report::RunReport;
+use super::scan::scan_objects;
+use super::select::top_by_hits;
+use crate::list::{ListFormat, write_atomically, write_list};
+use crate::source::{LogObject, SourceError, local};
+
+/// Everything a run needs; the binary fills it from flags.
+#[derive(Debug, Clone)]
+pub struct MinerConfig {
+    /// A local folder laid out like the log bucket.
+    pub logs: PathBuf,
+    /// The day to mine (UTC).
+    pub day: NaiveDate,
+    pub policy: Policy,
+    pub max_urls: usize,
+    pub out: PathBuf,
+    pub format: ListFormat,
+    /// Where to write the JSON report, if anywhere.
+    pub report: Option<PathBuf>,
+    /// The largest share (0.0..=1.0) of objects, or of lines, that may fail before the run is
+    /// failed.
+    pub max_error_rate: f64,
+    /// Worker threads; 0 means one per core.
+    pub threads: usize,
+}
+
+impl MinerConfig {
+    /// The documented defaults for mining `day` from `logs`.
+    pub fn new(logs: impl Into<PathBuf>, day: NaiveDate) -> Self {
+        MinerConfig {
+            logs: logs.into(),
+            day,
+            policy: Policy::for_day(day),
+            max_urls: 1000,
+            out: PathBuf::from("acceptance_url_list.csv"),
+            format: ListFormat::Full,
+            report: None,
+            max_error_rate: 0.01,
+            threads: 0,
+        }
+    }
+}
+
+/// Why a run did not publish a list. [`MinerError::exit_code`] is the binary's exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum MinerError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("no ALB access-log objects for {day} in {folders}")]
+    NoObjects { day: NaiveDate, folders: String },
+    #[error("no replayable request on {day}: {why}")]
+    NothingReplayable { day: NaiveDate, why: String },
+    #[error("too many errors: {what} (more than the allowed {allowed:.2}%)")]
+    TooManyErrors { what: String, allowed: f64 },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+impl MinerError {
+    /// 1: could not write an output; 2: bad configuration or unreadable log folder;
+    /// 3: nothing to mine (no objects, or no replayable request); 4: too many corrupt objects
+    /// or lines. (clap's own usage errors also exit with 2.)
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            MinerError::Write { .. } | MinerError::Threads(_) => 1,
+            MinerError::Source(_) => 2,
+            MinerError::NoObjects { .. } | MinerError::NothingReplayable { .. } => 3,
+            MinerError::TooManyErrors { .. } => 4,
+        }
+    }
+}
+
+/// Hooks for showing progress; every method has a do-nothing default.
+pub trait Progress: Sync {
+    /// The objects to read are known.
+    fn start(&self, _objects: &[LogObject]) {}
+    /// One object has been read to its end (or failed).
+    fn object_done(&self, _object: &LogObject) {}
+    /// The scan is over.
+    fn finish(&self) {}
+}
+
+/// No progress display.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Runs the miner. Returns the report in every case, and whether the run succeeded; the report
+/// file (if asked for) is written in both cases, the list only on success.
+pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(), MinerError>) {
+    let started = Instant::now();
+    let mut report = RunReport::new(
+        &cfg.day.to_string(),
+        &cfg.logs.display().to_string(),
+        cfg.max_urls,
+    );
+    let mut result = mine(cfg, progress, &mut report);
+    report.set_elapsed(started.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        report.outcome = "failed";
+        report.error = Some(e.to_string());
+        report.exit_code = e.exit_code();
+        report.list = None;
+    }
+    if let Some(path) = &cfg.report {
+        let written = write_atomically(path, |w| {
+            serde_json::to_writer_pretty(&mut *w, &report).map_err(std::io::Error::other)?;
+            std::io::Write::write_all(w, b"\n")
+        });
+        if let Err(source) = written
+            && result.is_ok()
+        {
+            let e = MinerError::Write {
+                path: path.clone(),
+                source,
+            };
+            report.outcome = "failed";
+            report.error = Some(e.to_string());
+            report.exit_code = e.exit_code();
+            result = Err(e);
+        }
+    }
+    (report, result)
+}
+
+fn mine(
+    cfg: &MinerConfig,
+    progress: &dyn Progress,
+    report: &mut RunReport,
+) -> Result<(), MinerError> {
+    let listing = local::list_day(&cfg.logs, cfg.day)?;
+    report.add_listing(&listing);
+    if listing.objects.is_empty() {
+        return Err(MinerError::NoObjects {
+            day: cfg.day,
+            folders: if listing.folders.is_empty() {
+                cfg.logs.display().to_string()
+            } else {
+                listing.folders.join(", ")
+            },
+        });
+    }
+
+    progress.start(&listing.objects);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(cfg.threads)
+        .build()
+        .map_err(|e| MinerError::Threads(e.to_string()))?;
+    let (tally, stats) = pool.install(|| {
+        scan_objects(&listing.objects, &cfg.policy, &|obj| {
+            progress.object_done(obj)
+        })
+    });
+    progress.finish();
+    report.add_scan(&stats, tally.len());
+
+    let allowed = cfg.max_error_rate;
+    let failed_share = stats.objects_failed as f64 / stats.objects_read.max(1) as f64;
+    if failed_share > allowed {
+        return Err(MinerError::TooManyErrors {
+            what: format!(
+                "{} of {} objects could not be read",
+                stats.objects_failed, stats.objects_read
+            ),
+            allowed: allowed * 100.0,
+        });
+    }
+    let bad_lines = stats.parse_error_lines();
+    if bad_lines as f64 / stats.lines.max(1) as f64 > allowed {
+        return Err(MinerError::TooManyErrors {
+            what: format!(
+                "{bad_lines} of {} lines are not access-log lines",
+                stats.lines
+            ),
+            allowed: allowed * 100.0,
+        });
+    }
+    if tally.is_empty() {
+        return Err(MinerError::NothingReplayable {
+            day: cfg.day,
+            why: format!(
+                "{} lines read, {} parsed, none passed the filter",
+                stats.lines,
+                stats.lines - bad_lines
+            ),
+        });
+    }
+
+    let selected = top_by_hits(&tally, cfg.max_urls);
+    write_atomically(&cfg.out, |w| {
+        write_list(w, &selected, cfg.format).map_err(std::io::Error::other)
+    })
+    .map_err(|source| MinerError::Write {
+        path: cfg.out.clone(),
+        source,
+    })?;
+    report.urls.listed = selected.len() as u64;
+    report.list = Some(cfg.out.display().to_string());
+    Ok(())
+}

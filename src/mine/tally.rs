@@ -1,0 +1,257 @@
+//! Per-URL counts for one day: hits, the ELB status codes seen, the target's latency and the
+//! scheme clients used.
+//!
+//! Every figure is an integer sum, count or maximum, so merging the tallies of several threads
+//! gives the same result in any order: a run is deterministic whatever the thread count. URLs
+//! are interned once per tally (the key is `host SP request-target`, see
+//! [`super::normalize`]); a hit on a known URL allocates nothing. The hasher is seeded per run:
+//! URLs come from the internet, and a fixed seed would let anyone send colliding keys.
+
+use std::collections::HashMap;
+
+use super::normalize::{Normalized, Scheme};
+
+/// What one URL was seen doing during the day.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlStats {
+    pub hits: u64,
+    /// `(elb_status_code, hits)`, sorted by code.
+    pub statuses: Vec<(u16, u64)>,
+    /// Sum, count and maximum of the target processing time, in microseconds, over the hits
+    /// that logged one.
+    pub target_us_sum: u64,
+    pub target_us_count: u64,
+    pub target_us_max: u64,
+    /// Hits over `http` and over `https`.
+    pub http_hits: u64,
+    pub https_hits: u64,
+}
+
+impl UrlStats {
+    fn record(&mut self, status: u16, scheme: Scheme, target_us: Option<u64>) {
+        self.hits += 1;
+        match self.statuses.binary_search_by_key(&status, |&(c, _)| c) {
+            Ok(i) => self.statuses[i].1 += 1,
+            Err(i) => self.statuses.insert(i, (status, 1)),
+        }
+        if let Some(us) = target_us {
+            self.target_us_sum += us;
+            self.target_us_count += 1;
+            self.target_us_max = self.target_us_max.max(us);
+        }
+        match scheme {
+            Scheme::Http => self.http_hits += 1,
+            Scheme::Https => self.https_hits += 1,
+        }
+    }
+
+    fn merge(&mut self, other: &UrlStats) {
+        self.hits += other.hits;
+        for &(code, n) in &other.statuses {
+            match self.statuses.binary_search_by_key(&code, |&(c, _)| c) {
+                Ok(i) => self.statuses[i].1 += n,
+                Err(i) => self.statuses.insert(i, (code, n)),
+            }
+        }
+        self.target_us_sum += other.target_us_sum;
+        self.target_us_count += other.target_us_count;
+        self.target_us_max = self.target_us_max.max(other.target_us_max);
+        self.http_hits += other.http_hits;
+        self.https_hits += other.https_hits;
+    }
+
+    /// The status the live site answered most often (ties: the lowest code).
+    pub fn expected_status(&self) -> u16 {
+        self.statuses
+            .iter()
+            .fold(
+                (0u16, 0u64),
+                |best, &(c, n)| if n > best.1 { (c, n) } else { best },
+            )
+            .0
+    }
+
+    /// The scheme most hits used (ties: https).
+    pub fn scheme(&self) -> Scheme {
+        if self.http_hits > self.https_hits {
+            Scheme::Http
+        } else {
+            Scheme::Https
+        }
+    }
+
+    /// Mean target processing time in milliseconds, when any hit logged one.
+    pub fn mean_target_ms(&self) -> Option<f64> {
+        (self.target_us_count > 0)
+            .then(|| self.target_us_sum as f64 / self.target_us_count as f64 / 1000.0)
+    }
+}
+
+type Map = HashMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
+
+/// The tally of one day (or of one thread's share of it).
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    urls: Map,
+}
+
+impl Tally {
+    /// Counts one admitted request. `key` is the normaliser's scratch buffer.
+    pub fn record(&mut self, key: &[u8], url: &Normalized, status: u16, target_us: Option<u64>) {
+        if let Some(stats) = self.urls.get_mut(key) {
+            stats.record(status, url.scheme, target_us);
+            return;
+        }
+        let mut stats = UrlStats::default();
+        stats.record(status, url.scheme, target_us);
+        self.urls.insert(key.into(), stats);
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: Tally) {
+        if self.urls.len() < other.urls.len() {
+            let mine = std::mem::replace(&mut self.urls, other.urls);
+            self.merge_map(mine);
+        } else {
+            self.merge_map(other.urls);
+        }
+    }
+
+    fn merge_map(&mut self, other: Map) {
+        for (key, stats) in other {
+            match self.urls.get_mut(&key) {
+                Some(mine) => mine.merge(&stats),
+                None => {
+                    self.urls.insert(key, stats);
+                }
+            }
+        }
+    }
+
+    /// Distinct URLs.
+    pub fn len(&self) -> usize {
+        self.urls.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.urls.is_empty()
+    }
+
+    /// Every URL as `(host, request-target, stats)`, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], &UrlStats)> {
+        self.urls.iter().map(|(key, stats)| {
+            let split = memchr::memchr(b' ', key).unwrap_or(key.len());
+            let target = key.get(split + 1..).unwrap_or(b"");
+            (&key[..split], target, stats)
+        })
+    }
+}
+
+/// Parses a logged duration in seconds (`0.048`, `12.5`, `-1`) into microseconds, without
+/// floating point (so sums are exact). `None` for `-1` and anything unreadable.
+pub fn seconds_to_us(raw: &[u8]) -> Option<u64> {
+    let (int, frac) = match memchr::memchr(b'.', raw) {
+        Some(i) => (&raw[..i], &raw[i + 1..]),
+        None => (raw, &b""[..]),
+    };
+    if int.is_empty() || int.len() > 9 || !int.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs = int.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+    let mut micros = 0u64;
+    for i in 0..6 {
+        micros = micros * 10 + frac.get(i).map_or(0, |&d| u64::from(d - b'0'));
+    }
+    Some(secs * 1_000_000 + micros)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mine::normalize::{NormalizeOptions, normalize};
+
+    fn add(t: &mut Tally, url: &str, status: u16, us: Option<u64>) {
+        let mut s = Vec::new();
+        let n = normalize(url.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
+        t.record(&s, &n, status, us);
+    }
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(seconds_to_us(b"0.048"), Some(48_000));
+        assert_eq!(seconds_to_us(b"12.5"), Some(12_500_000));
+        assert_eq!(seconds_to_us(b"3"), Some(3_000_000));
+        assert_eq!(seconds_to_us(b"0.0000019"), Some(1));
+        assert_eq!(seconds_to_us(b"-1"), None);
+        assert_eq!(seconds_to_us(b"-"), None);
+        assert_eq!(seconds_to_us(b".5"), None);
+        assert_eq!(seconds_to_us(b"1.x"), None);
+        assert_eq!(seconds_to_us(b"99999999999"), None);
+    }
+
+    #[test]
+    fn counts_hits_statuses_latency_and_scheme() {
+        let mut t = Tally::default();
+        add(&mut t, "http://a.example/x", 200, Some(1000));
+        add(&mut t, "https://a.example/x", 304, Some(3000));
+        add(&mut t, "https://a.example/x", 200, None);
+        add(&mut t, "https://b.example/x", 301, None);
+        assert_eq!(t.len(), 2);
+        let (host, target, s) = t.iter().find(|(h, _, _)| *h == b"a.example").unwrap();
+        assert_eq!((host, target), (&b"a.example"[..], &b"/x"[..]));
+        assert_eq!(s.hits, 3);
+        assert_eq!(s.statuses, vec![(200, 2), (304, 1)]);
+        assert_eq!(s.expected_status(), 200);
+        assert_eq!(s.mean_target_ms(), Some(2.0));
+        assert_eq!(s.target_us_max, 3000);
+        assert_eq!(s.scheme(), Scheme::Https);
+    }
+
+    #[test]
+    fn expected_status_ties_go_to_the_lowest_code() {
+        let s = UrlStats {
+            statuses: vec![(200, 2), (304, 2)],
+            ..UrlStats::default()
+        };
+        assert_eq!(s.expected_status(), 200);
+    }
+
+    #[test]
+    fn merging_is_order_independent() {
+        let urls = [
+            ("http://a.example/1", 200),
+            ("http://a.example/1", 304),
+            ("http://a.example/2", 200),
+            ("https://b.example/1", 301),
+        ];
+        let mut whole = Tally::default();
+        for (u, s) in urls {
+            add(&mut whole, u, s, Some(7));
+        }
+        let (mut left, mut right) = (Tally::default(), Tally::default());
+        for (i, (u, s)) in urls.iter().enumerate() {
+            add(
+                if i % 2 == 0 { &mut left } else { &mut right },
+                u,
+                *s,
+                Some(7),
+            );
+        }
+        let mut l2 = left.clone();
+        l2.merge(right.clone());
+        right.merge(left);
+        for merged in [l2, right] {
+            assert_eq!(merged.len(), whole.len());
+            for (h, t, s) in whole.iter() {
+                let (_, _, m) = merged
+                    .iter()
+                    .find(|(h2, t2, _)| *h2 == h && *t2 == t)
+                    .unwrap();
+                assert_eq!(m, s);
+            }
+        }
+    }
+}
