@@ -518,6 +518,7 @@ mod tests {
             good.replace("eu-west-1", "EU-WEST-1"), // region casing
             good.replace("elasticloadbalancing", "elb"),
             good.replace("_10.0.0.1_", "__"), // empty node ip
+            good.replace("_10.0.0.1_", "_10.0.0.1 _"), // blank in node ip
             good.replace("_2b2pjb6b.", "_."), // empty random part
             good.replace("_2b2pjb6b.", "_2b2p-jb6b."), // random part not alphanumeric
         ];
