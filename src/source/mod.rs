@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-pub use layout::{AlbLogName, KeyClass, SkipReason, classify_key};
+pub use layout::{AlbLogName, KeyClass, KeyParts, SkipReason, classify_key, parse_key};
 
 /// One ALB access-log object selected for a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,12 @@ pub struct Listing {
     pub skipped: BTreeMap<SkipReason, u64>,
     /// The day folders that were looked at (relative keys ending in `/`), for the report.
     pub folders: Vec<String>,
+    /// Day folders that should have been looked at but do not exist (yet), e.g. the next
+    /// day's folder when the run starts before midnight's deliveries land. Not an error.
+    pub missing_folders: Vec<String>,
+    /// Access logs of the next day's folder that end after the late-delivery margin
+    /// ([`layout::LATE_DELIVERY_MARGIN`]), so cannot hold the day's requests; not read.
+    pub not_in_window: u64,
 }
 
 /// Why a source could not list.
