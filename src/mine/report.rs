@@ -43,6 +43,12 @@ pub struct ObjectsReport {
     pub failed: u64,
     /// Objects in the day folders skipped by key, by reason.
     pub skipped_by_key: BTreeMap<String, u64>,
+    /// Access logs in the next day's folder delivered after the late-delivery margin: they
+    /// cannot hold the day's requests and were not read.
+    pub next_day_not_in_window: u64,
+    /// Day folders that do not exist (yet). A missing next-day folder means the last minutes
+    /// of the day may be missing.
+    pub missing_folders: Vec<String>,
     pub failures: Vec<ObjectFailure>,
 }
 
@@ -116,6 +122,8 @@ impl RunReport {
             .iter()
             .map(|(reason, n)| (reason.as_str().to_owned(), *n))
             .collect();
+        self.objects.next_day_not_in_window = listing.not_in_window;
+        self.objects.missing_folders = listing.missing_folders.clone();
     }
 
     pub fn add_scan(&mut self, stats: &ScanStats, distinct_urls: usize) {
@@ -195,6 +203,9 @@ impl RunReport {
             skipped,
             fmt_map(&o.skipped_by_key)
         );
+        for m in &o.missing_folders {
+            let _ = writeln!(s, "    missing folder: {m}");
+        }
         for f in &o.failures {
             let _ = writeln!(
                 s,
