@@ -271,7 +271,7 @@ fn every_layout_from_20_to_34_fields() {
         );
         assert_eq!(r.ip_address, has(34).then_some(&b"10.1.0.9"[..]));
         // Before `actions_executed` existed, the only action was `forward`.
-        assert_eq!(r.has_action(b"forward"), true, "{n} fields");
+        assert!(r.has_action(b"forward"), "{n} fields");
         assert_eq!(r.has_action(b"waf"), has(23), "{n} fields");
     }
 }
