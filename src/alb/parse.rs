@@ -1,13 +1,153 @@
-//! The `nom` parser: one line of bytes -> [`AlbRecord`], borrowing from the line.
-//! (Contract stub: being implemented.)
+//! The access-log line parser: one line of bytes -> [`AlbRecord`], borrowing from the line.
+//!
+//! This module owns the *syntax* of an ALB access-log line (see `alb-log-format.md`): splitting
+//! the line into fields, the quoting rules, the 20-to-34+ field layouts, the checks on the few
+//! fields that are typed (type, time shape, client/target, status codes, the request split) and
+//! the [`ParseError`] taxonomy, including the recognisable non-access-log lines that share the
+//! same S3 folders. It owns no policy: which requests are replayable is decided in `mine`.
+//!
+//! The parser never allocates and never panics: fields are found with `nom`'s `take_until`
+//! (memchr-backed on `&[u8]`) and kept in a fixed-size array on the stack; everything typed is
+//! checked with bounds-safe slice patterns.
 
-use super::record::AlbRecord;
+use memchr::{memchr, memrchr};
+use nom::{
+    IResult, Parser,
+    branch::alt,
+    bytes::complete::{tag, take_until},
+    combinator::rest,
+    sequence::delimited,
+};
+
+use super::record::{AlbRecord, ConnType, Escaped, HostPort, KNOWN_FIELDS, MIN_FIELDS, Request};
+
+/// The names of the known fields, 1-based field `n` at index `n - 1` (as in the format notes).
+const FIELD_NAMES: [&str; KNOWN_FIELDS] = [
+    "type",
+    "time",
+    "elb",
+    "client:port",
+    "target:port",
+    "request_processing_time",
+    "target_processing_time",
+    "response_processing_time",
+    "elb_status_code",
+    "target_status_code",
+    "received_bytes",
+    "sent_bytes",
+    "request",
+    "user_agent",
+    "ssl_cipher",
+    "ssl_protocol",
+    "target_group_arn",
+    "trace_id",
+    "domain_name",
+    "chosen_cert_arn",
+    "matched_rule_priority",
+    "request_creation_time",
+    "actions_executed",
+    "redirect_url",
+    "error_reason",
+    "target:port_list",
+    "target_status_code_list",
+    "classification",
+    "classification_reason",
+    "conn_trace_id",
+    "transformed_host",
+    "transformed_uri",
+    "request_transform_status",
+    "ip_address",
+];
+
+/// The name of field `field` (1-based); `"unknown"` after the last known field.
+pub fn field_name(field: usize) -> &'static str {
+    field
+        .checked_sub(1)
+        .and_then(|i| FIELD_NAMES.get(i))
+        .copied()
+        .unwrap_or("unknown")
+}
+
+/// Bit `n - 1` is set when known field `n` is written in double quotes.
+const QUOTED_FIELDS: u64 = {
+    let quoted: [usize; 15] = [13, 14, 18, 19, 20, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33];
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < quoted.len() {
+        mask |= 1 << (quoted[i] - 1);
+        i += 1;
+    }
+    mask
+};
+
+/// Whether known field `field` (1-based) is a quoted one in the format.
+pub fn is_quoted_field(field: usize) -> bool {
+    (1..=KNOWN_FIELDS).contains(&field) && QUOTED_FIELDS >> (field - 1) & 1 == 1
+}
 
 /// Why a line is not an access-log record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     #[error("empty line")]
     Empty,
+    #[error(
+        "field 1 (type): line starts with '{{': a JSON record (CloudWatch vended delivery?), \
+         not a space-separated access-log line"
+    )]
+    JsonLine,
+    #[error(
+        "field 1 (type): line starts with a timestamp: a connection-log line, not an access-log line"
+    )]
+    ConnectionLog,
+    #[error(
+        "field 3 (elb): a duration instead of 'app/...' in a short line: a health-check-log line, \
+         not an access-log line"
+    )]
+    HealthCheckLog,
+    #[error(
+        "field 1 (type): 'Enable AccessLog for ELB: ...': the ELBAccessLogTestFile line, \
+         not an access-log line"
+    )]
+    TestFileLine,
+    #[error(
+        "only {count} fields: fields 1 (type) to 20 (chosen_cert_arn) are required, so at least 20"
+    )]
+    TooFewFields { count: usize },
+    #[error(
+        "field {field} ({name}): empty (two spaces in a row, or a space at the end of the line)",
+        name = field_name(*.field)
+    )]
+    EmptyField { field: usize },
+    #[error(
+        "field {field} ({name}): opening quote without a closing quote",
+        name = field_name(*.field)
+    )]
+    UnterminatedQuote { field: usize },
+    #[error(
+        "field {field} ({name}): closing quote not followed by a space or the end of the line",
+        name = field_name(*.field)
+    )]
+    JunkAfterQuote { field: usize },
+    #[error(
+        "field {field} ({name}): expected a quoted field, found a bare one",
+        name = field_name(*.field)
+    )]
+    NotQuoted { field: usize },
+    #[error(
+        "field {field} ({name}): expected a bare field, found a quoted one",
+        name = field_name(*.field)
+    )]
+    UnexpectedQuote { field: usize },
+    #[error("field 2 (time): expected YYYY-MM-DDTHH:MM:SS[.fraction]Z")]
+    BadTime,
+    #[error("field 4 (client:port): expected ip:port (IPv6 without brackets)")]
+    BadClient,
+    #[error("field 5 (target:port): expected ip:port (IPv6 without brackets) or '-'")]
+    BadTarget,
+    #[error("field 9 (elb_status_code): expected three digits or '-'")]
+    BadElbStatus,
+    #[error("field 10 (target_status_code): expected three digits or '-'")]
+    BadTargetStatus,
 }
 
 impl ParseError {
@@ -15,11 +155,489 @@ impl ParseError {
     pub fn reason(&self) -> &'static str {
         match self {
             ParseError::Empty => "empty",
+            ParseError::JsonLine => "json_line",
+            ParseError::ConnectionLog => "connection_log",
+            ParseError::HealthCheckLog => "health_check_log",
+            ParseError::TestFileLine => "test_file_line",
+            ParseError::TooFewFields { .. } => "too_few_fields",
+            ParseError::EmptyField { .. } => "empty_field",
+            ParseError::UnterminatedQuote { .. } => "unterminated_quote",
+            ParseError::JunkAfterQuote { .. } => "junk_after_quote",
+            ParseError::NotQuoted { .. } => "not_quoted",
+            ParseError::UnexpectedQuote { .. } => "unexpected_quote",
+            ParseError::BadTime => "bad_time",
+            ParseError::BadClient => "bad_client",
+            ParseError::BadTarget => "bad_target",
+            ParseError::BadElbStatus => "bad_elb_status",
+            ParseError::BadTargetStatus => "bad_target_status",
+        }
+    }
+}
+
+/// One field of the line: its content (without quotes) and whether it was quoted.
+#[derive(Debug, Clone, Copy)]
+struct Field<'a> {
+    bytes: &'a [u8],
+    quoted: bool,
+}
+
+impl Field<'_> {
+    const NONE: Field<'static> = Field {
+        bytes: b"",
+        quoted: false,
+    };
+}
+
+/// `"content"`: the content may hold spaces but never a `"`. `nom`'s `take_until` on bytes is a
+/// `memchr`. The error type is `()`: a failure costs nothing and the caller names it.
+fn quoted(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    delimited(tag(&b"\""[..]), take_until(&b"\""[..]), tag(&b"\""[..])).parse(input)
+}
+
+/// A bare field: everything up to the next space, or the rest of the line.
+fn bare(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    alt((take_until(&b" "[..]), rest)).parse(input)
+}
+
+/// Field number `field` at the start of `input`: returns what follows it (empty, or starting
+/// with the separating space).
+fn field(input: &[u8], field: usize) -> Result<(&[u8], Field<'_>), ParseError> {
+    match input.first() {
+        None | Some(b' ') => Err(ParseError::EmptyField { field }),
+        Some(b'"') => {
+            let (after, bytes) =
+                quoted(input).map_err(|_| ParseError::UnterminatedQuote { field })?;
+            match after.first() {
+                None | Some(b' ') => Ok((
+                    after,
+                    Field {
+                        bytes,
+                        quoted: true,
+                    },
+                )),
+                Some(_) => Err(ParseError::JunkAfterQuote { field }),
+            }
+        }
+        Some(_) => {
+            let (after, bytes) = bare(input).map_err(|_| ParseError::EmptyField { field })?;
+            Ok((
+                after,
+                Field {
+                    bytes,
+                    quoted: false,
+                },
+            ))
+        }
+    }
+}
+
+/// The known fields of a line (the first [`KNOWN_FIELDS`]), how many fields it has in all, and
+/// a bit mask of which known fields were quoted.
+struct Fields<'a> {
+    known: [Field<'a>; KNOWN_FIELDS],
+    count: usize,
+    quoted_mask: u64,
+}
+
+fn split_fields(line: &[u8]) -> Result<Fields<'_>, ParseError> {
+    let mut fields = Fields {
+        known: [Field::NONE; KNOWN_FIELDS],
+        count: 0,
+        quoted_mask: 0,
+    };
+    let mut input = line;
+    loop {
+        let (after, f) = field(input, fields.count + 1)?;
+        if let Some(slot) = fields.known.get_mut(fields.count) {
+            *slot = f;
+            fields.quoted_mask |= u64::from(f.quoted) << fields.count;
+        }
+        fields.count += 1;
+        match after.split_first() {
+            None => return Ok(fields),
+            // `field` only returns with nothing left or a space next.
+            Some((_space, next)) => input = next,
         }
     }
 }
 
 /// Parses one line (without its line terminator; a trailing `\r` is tolerated).
-pub fn parse_line(_line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
-    Err(ParseError::Empty)
+///
+/// Fields 1-20 are required, 21-34 optional (older layouts end early), later fields are counted
+/// in [`AlbRecord::field_count`] and otherwise ignored. A malformed *request* is not an error: it
+/// parses with [`Request::malformed`] set.
+pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line {
+        [] => return Err(ParseError::Empty),
+        [b'{', ..] => return Err(ParseError::JsonLine),
+        [y0, y1, y2, y3, b'-', ..] if all_digits(&[*y0, *y1, *y2, *y3]) => {
+            return Err(ParseError::ConnectionLog);
+        }
+        _ if line.starts_with(b"Enable AccessLog for ELB") => {
+            return Err(ParseError::TestFileLine);
+        }
+        _ => {}
+    }
+
+    let fields = split_fields(line)?;
+    let count = fields.count;
+    if count < MIN_FIELDS {
+        return Err(if looks_like_health_check(&fields) {
+            ParseError::HealthCheckLog
+        } else {
+            ParseError::TooFewFields { count }
+        });
+    }
+
+    // Quoting must match the format for every known field present: a field added or lost in
+    // the middle of a line shows up here rather than as shifted values.
+    let present_mask = (1u64 << count.min(KNOWN_FIELDS)) - 1;
+    let wrong = (fields.quoted_mask ^ QUOTED_FIELDS) & present_mask;
+    if wrong != 0 {
+        let field = wrong.trailing_zeros() as usize + 1;
+        return Err(if is_quoted_field(field) {
+            ParseError::NotQuoted { field }
+        } else {
+            ParseError::UnexpectedQuote { field }
+        });
+    }
+
+    let f = &fields.known;
+    let raw = |n: usize| f[n - 1].bytes;
+    let opt = |n: usize| (count >= n).then(|| f[n - 1].bytes);
+    let opt_esc = |n: usize| opt(n).map(Escaped);
+
+    let time = raw(2);
+    if !valid_time(time) {
+        return Err(ParseError::BadTime);
+    }
+    let client = host_port(raw(4)).ok_or(ParseError::BadClient)?;
+    let target = match raw(5) {
+        b"-" => None,
+        t => Some(host_port(t).ok_or(ParseError::BadTarget)?),
+    };
+    let elb_status_code = match raw(9) {
+        b"-" => None,
+        s => Some(status(s).ok_or(ParseError::BadElbStatus)?),
+    };
+    let target_status_code = match raw(10) {
+        b"-" => None,
+        s => Some(status(s).ok_or(ParseError::BadTargetStatus)?),
+    };
+
+    Ok(AlbRecord {
+        conn_type: ConnType::from_bytes(raw(1)),
+        time,
+        elb: raw(3),
+        client,
+        target,
+        request_processing_time: raw(6),
+        target_processing_time: raw(7),
+        response_processing_time: raw(8),
+        elb_status_code,
+        target_status_code,
+        received_bytes: raw(11),
+        sent_bytes: raw(12),
+        request: split_request(raw(13)),
+        user_agent: Escaped(raw(14)),
+        ssl_cipher: raw(15),
+        ssl_protocol: raw(16),
+        target_group_arn: raw(17),
+        trace_id: Escaped(raw(18)),
+        domain_name: Escaped(raw(19)),
+        chosen_cert_arn: Escaped(raw(20)),
+        matched_rule_priority: opt(21),
+        request_creation_time: opt(22),
+        actions_executed: opt_esc(23),
+        redirect_url: opt_esc(24),
+        error_reason: opt_esc(25),
+        target_port_list: opt_esc(26),
+        target_status_code_list: opt_esc(27),
+        classification: opt_esc(28),
+        classification_reason: opt_esc(29),
+        conn_trace_id: opt(30),
+        transformed_host: opt_esc(31),
+        transformed_uri: opt_esc(32),
+        request_transform_status: opt_esc(33),
+        ip_address: opt(34),
+        field_count: count,
+    })
+}
+
+/// A short line whose third field is a duration (`0.019584011`) where an access log has
+/// `app/<name>/<id>`: the health-check log (`http <time> <latency> <target> ... PASS 200 -`).
+fn looks_like_health_check(fields: &Fields<'_>) -> bool {
+    match fields.known.get(2) {
+        Some(f) if fields.count >= 3 && !f.quoted => {
+            let b = f.bytes;
+            !b.is_empty() && b.contains(&b'.') && b.iter().all(|&c| c.is_ascii_digit() || c == b'.')
+        }
+        _ => false,
+    }
+}
+
+fn all_digits(b: &[u8]) -> bool {
+    b.iter().all(u8::is_ascii_digit)
+}
+
+/// Two ASCII digits as a number, `None` unless both are digits.
+fn two_digits(hi: u8, lo: u8) -> Option<u8> {
+    (hi.is_ascii_digit() && lo.is_ascii_digit()).then(|| (hi - b'0') * 10 + (lo - b'0'))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, with the ranges of each part checked (day 01-31 whatever
+/// the month: the shape, not the calendar).
+fn valid_time(t: &[u8]) -> bool {
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        mo0,
+        mo1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        mi0,
+        mi1,
+        b':',
+        s0,
+        s1,
+        ref tail @ ..,
+    ] = *t
+    else {
+        return false;
+    };
+    let fraction_ok = match tail {
+        [b'Z'] => true,
+        [b'.', digits @ .., b'Z'] => !digits.is_empty() && all_digits(digits),
+        _ => false,
+    };
+    fraction_ok
+        && all_digits(&[y0, y1, y2, y3])
+        && matches!(two_digits(mo0, mo1), Some(1..=12))
+        && matches!(two_digits(d0, d1), Some(1..=31))
+        && matches!(two_digits(h0, h1), Some(0..=23))
+        && matches!(two_digits(mi0, mi1), Some(0..=59))
+        && matches!(two_digits(s0, s1), Some(0..=59))
+}
+
+/// `ip:port`, split at the last colon (IPv6 is logged without brackets). The address must be
+/// non-empty and made of hex digits, `.` and `:`; the port is 1-5 digits up to 65535.
+fn host_port(b: &[u8]) -> Option<HostPort<'_>> {
+    let colon = memrchr(b':', b)?;
+    let (ip, port) = b.split_at(colon);
+    let port = port.get(1..)?;
+    if ip.is_empty()
+        || !ip
+            .iter()
+            .all(|&c| c.is_ascii_hexdigit() || c == b'.' || c == b':')
+    {
+        return None;
+    }
+    if port.is_empty() || port.len() > 5 {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for &c in port {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(c - b'0');
+    }
+    Some(HostPort {
+        ip,
+        port: u16::try_from(value).ok()?,
+    })
+}
+
+/// Exactly three ASCII digits.
+fn status(b: &[u8]) -> Option<u16> {
+    match *b {
+        [a, b, c] if all_digits(&[a, b, c]) => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// Splits field 13 as the format notes say: trim trailing spaces, method up to the first space,
+/// protocol after the last space, URL everything in between (raw spaces included).
+fn split_request(raw: &[u8]) -> Request<'_> {
+    let end = raw.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+    let trimmed = raw.get(..end).unwrap_or_default();
+    let (method, after_method) = match memchr(b' ', trimmed) {
+        Some(i) => {
+            let (m, rest) = trimmed.split_at(i);
+            (m, rest.get(1..).unwrap_or_default())
+        }
+        None => (trimmed, &b""[..]),
+    };
+    let (url, protocol, three_parts) = match memrchr(b' ', after_method) {
+        Some(j) => {
+            let (u, rest) = after_method.split_at(j);
+            (u, rest.get(1..).unwrap_or_default(), true)
+        }
+        None => (after_method, &b""[..], false),
+    };
+    let malformed = !three_parts
+        || method.is_empty()
+        || method == b"-"
+        || url.is_empty()
+        || protocol.is_empty()
+        || protocol == b"-";
+    Request {
+        raw,
+        method,
+        url: Escaped(url),
+        protocol,
+        malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_follow_the_notes() {
+        assert_eq!(field_name(1), "type");
+        assert_eq!(field_name(9), "elb_status_code");
+        assert_eq!(field_name(13), "request");
+        assert_eq!(field_name(34), "ip_address");
+        assert_eq!(field_name(35), "unknown");
+        assert_eq!(field_name(0), "unknown");
+    }
+
+    #[test]
+    fn quoted_fields_follow_the_notes() {
+        let quoted: Vec<usize> = (1..=40).filter(|&n| is_quoted_field(n)).collect();
+        assert_eq!(
+            quoted,
+            [13, 14, 18, 19, 20, 23, 24, 25, 26, 27, 28, 29, 31, 32, 33]
+        );
+    }
+
+    #[test]
+    fn time_shape() {
+        for ok in [
+            &b"2018-07-02T22:23:00.186641Z"[..],
+            b"2018-07-02T22:23:00Z",
+            b"2018-07-02T22:23:00.1Z",
+            b"2024-12-31T23:59:59.999999999Z",
+            b"2024-01-01T00:00:00.000000Z",
+        ] {
+            assert!(valid_time(ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for bad in [
+            &b""[..],
+            b"2018-07-02T22:23:00.186641",
+            b"2018-07-02 22:23:00.186641Z",
+            b"2018-13-02T22:23:00Z",
+            b"2018-00-02T22:23:00Z",
+            b"2018-07-00T22:23:00Z",
+            b"2018-07-32T22:23:00Z",
+            b"2018-07-02T24:23:00Z",
+            b"2018-07-02T22:60:00Z",
+            b"2018-07-02T22:23:60Z",
+            b"2018-07-02T22:23:00.Z",
+            b"2018-07-02T22:23:00.12a4Z",
+            b"2018-07-02T22:23:00+00:00",
+            b"18-07-02T22:23:00Z",
+            b"2O18-07-02T22:23:00Z",
+            b"2018-07-02T22:23:00ZZ",
+        ] {
+            assert!(!valid_time(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn host_port_splits_at_last_colon() {
+        assert_eq!(
+            host_port(b"192.168.131.39:2817"),
+            Some(HostPort {
+                ip: b"192.168.131.39",
+                port: 2817
+            })
+        );
+        assert_eq!(
+            host_port(b"2001:db8::1:443"),
+            Some(HostPort {
+                ip: b"2001:db8::1",
+                port: 443
+            })
+        );
+        assert_eq!(
+            host_port(b"::ffff:10.0.0.1:65535"),
+            Some(HostPort {
+                ip: b"::ffff:10.0.0.1",
+                port: 65535
+            })
+        );
+        for bad in [
+            &b""[..],
+            b"-",
+            b"10.0.0.1",
+            b":80",
+            b"10.0.0.1:",
+            b"10.0.0.1:65536",
+            b"10.0.0.1:123456",
+            b"10.0.0.1:8a",
+            b"[2001:db8::1]:443",
+            b"host.example:80",
+        ] {
+            assert_eq!(host_port(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn status_is_three_digits() {
+        assert_eq!(status(b"200"), Some(200));
+        assert_eq!(status(b"561"), Some(561));
+        assert_eq!(status(b"000"), Some(0));
+        for bad in [&b""[..], b"-", b"20", b"2000", b"2x0", b"+20"] {
+            assert_eq!(status(bad), None);
+        }
+    }
+
+    #[test]
+    fn request_split() {
+        let r = split_request(b"GET http://x:80/a b?c=d e HTTP/1.1");
+        assert_eq!(r.method, b"GET");
+        assert_eq!(r.url.raw(), b"http://x:80/a b?c=d e");
+        assert_eq!(r.protocol, b"HTTP/1.1");
+        assert!(!r.malformed);
+
+        let r = split_request(b"GET http://x:80/ HTTP/1.0  ");
+        assert_eq!(r.raw, b"GET http://x:80/ HTTP/1.0  ");
+        assert_eq!(r.url.raw(), b"http://x:80/");
+        assert_eq!(r.protocol, b"HTTP/1.0");
+        assert!(!r.malformed);
+
+        for bad in [
+            &b"- http://host:80- -"[..],
+            b"- - -",
+            b"-",
+            b"",
+            b"   ",
+            b"GET",
+            b"GET /",
+            b"GET http://x:80/ -",
+            b"- http://x:80/ HTTP/1.1",
+            b" GET http://x:80/ HTTP/1.1",
+            b"GET  HTTP/1.1",
+        ] {
+            assert!(
+                split_request(bad).malformed,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
 }
