@@ -67,7 +67,9 @@ fn malformed_requests_are_never_replayed() {
 
 #[test]
 fn get_only_by_default_head_when_asked() {
-    for m in ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "PROPFIND"] {
+    for m in [
+        "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "get", "PROPFIND",
+    ] {
         let l = Line::base().request(&format!("{m} https://www.example.com:443/ HTTP/1.1"));
         assert_eq!(judge(&l), Err(Reject::Method), "{m}");
     }
@@ -88,9 +90,18 @@ fn only_requests_forwarded_to_a_target() {
         "forward,redirect",
         "waf-failed,fixed-response",
     ] {
-        assert_eq!(judge(&Line::base().actions(a)), Err(Reject::NotForwarded), "{a}");
+        assert_eq!(
+            judge(&Line::base().actions(a)),
+            Err(Reject::NotForwarded),
+            "{a}"
+        );
     }
-    for a in ["forward", "waf,forward", "authenticate,forward", "waf-failed,forward"] {
+    for a in [
+        "forward",
+        "waf,forward",
+        "authenticate,forward",
+        "waf-failed,forward",
+    ] {
         assert!(judge(&Line::base().actions(a)).is_ok(), "{a}");
     }
     // Layouts older than actions_executed (fewer than 23 fields) only forwarded.
@@ -134,9 +145,13 @@ fn elb_status_2xx_and_3xx_by_default() {
 
 #[test]
 fn severe_classification_is_not_replayed() {
-    let l = Line::base().set(28, "\"Severe\"").set(29, "\"AmbiguousUri\"");
+    let l = Line::base()
+        .set(28, "\"Severe\"")
+        .set(29, "\"AmbiguousUri\"");
     assert_eq!(judge(&l), Err(Reject::Severe));
-    let l = Line::base().set(28, "\"Ambiguous\"").set(29, "\"SpaceInUri\"");
+    let l = Line::base()
+        .set(28, "\"Ambiguous\"")
+        .set(29, "\"SpaceInUri\"");
     assert!(judge(&l).is_ok());
 }
 
@@ -160,7 +175,11 @@ fn hosts_are_dns_names_never_ip_literals_or_the_alb_name() {
         "http://[::ffff:a9fe:a9fe]:443/",
         "http://169.254.169.254:80/latest/meta-data/",
     ] {
-        assert_eq!(judge(&Line::base().get(url)), Err(Reject::HostIpLiteral), "{url}");
+        assert_eq!(
+            judge(&Line::base().get(url)),
+            Err(Reject::HostIpLiteral),
+            "{url}"
+        );
     }
     let l = Line::base().get("http://my-alb-1234567890.eu-west-1.elb.amazonaws.com:80/");
     assert_eq!(judge(&l), Err(Reject::HostAlbName));
@@ -204,7 +223,11 @@ fn credentials_never_reach_the_list() {
         "https://www.example.com:443/a;jsessionid=0123456789ABCDEF",
         "https://www.example.com:443/reset?password=hunter2",
     ] {
-        assert_eq!(judge(&Line::base().get(url)), Err(Reject::Credential), "{url}");
+        assert_eq!(
+            judge(&Line::base().get(url)),
+            Err(Reject::Credential),
+            "{url}"
+        );
     }
 }
 

@@ -46,13 +46,19 @@ impl Tree {
     /// A previous good list, which failed runs must leave as it is.
     fn previous_list(&self) -> PathBuf {
         let out = self.out();
-        std::fs::write(&out, "path,host,expected_status,hits\n/previous,www.example.com,200,9\n")
-            .unwrap();
+        std::fs::write(
+            &out,
+            "path,host,expected_status,hits\n/previous,www.example.com,200,9\n",
+        )
+        .unwrap();
         out
     }
     fn assert_previous_list_kept(&self) {
         let text = std::fs::read_to_string(self.out()).unwrap();
-        assert!(text.contains("/previous"), "previous list was clobbered: {text}");
+        assert!(
+            text.contains("/previous"),
+            "previous list was clobbered: {text}"
+        );
         let stray: Vec<_> = std::fs::read_dir(self.root())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -64,7 +70,11 @@ impl Tree {
 
 fn good_lines(n: usize) -> Vec<String> {
     (0..n)
-        .map(|i| Line::base().get(&format!("https://www.example.com:443/p/{}", i % 7)).text())
+        .map(|i| {
+            Line::base()
+                .get(&format!("https://www.example.com:443/p/{}", i % 7))
+                .text()
+        })
         .collect()
 }
 
@@ -72,20 +82,38 @@ fn good_lines(n: usize) -> Vec<String> {
 fn writes_byte_exact_paths_and_hosts() {
     let t = Tree::new();
     let lines = vec![
-        Line::base().get("https://WWW.Example.com:443/a?b=1&utm_source=x").text(),
+        Line::base()
+            .get("https://WWW.Example.com:443/a?b=1&utm_source=x")
+            .text(),
         Line::base().get("https://www.example.com:443/a?b=1").text(),
-        Line::base().get("http://www.example.com:80/a?b=1").status("304", "304").text(),
-        Line::base().get(r"https://shop.example.com:8443/caf\xc3\xa9/%zz//x/../y?q=a+b").text(),
-        Line::base().get("https://www.example.com:443/login?token=secret").text(),
-        Line::base().get("https://www.example.com:443/").status("404", "404").text(),
+        Line::base()
+            .get("http://www.example.com:80/a?b=1")
+            .status("304", "304")
+            .text(),
+        Line::base()
+            .get(r"https://shop.example.com:8443/caf\xc3\xa9/%zz//x/../y?q=a+b")
+            .text(),
+        Line::base()
+            .get("https://www.example.com:443/login?token=secret")
+            .text(),
+        Line::base()
+            .get("https://www.example.com:443/")
+            .status("404", "404")
+            .text(),
     ];
     write_object(t.root(), "2026/03/02", "20260302T1005Z", &lines);
     let o = miner(t.root(), &t.out(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let list = std::fs::read_to_string(t.out()).unwrap();
     let rows: Vec<&str> = list.lines().collect();
-    assert_eq!(rows[0], "path,host,expected_status,hits,scheme,statuses,mean_target_ms");
-    assert_eq!(rows[1], "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0");
+    assert_eq!(
+        rows[0],
+        "path,host,expected_status,hits,scheme,statuses,mean_target_ms"
+    );
+    assert_eq!(
+        rows[1],
+        "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0"
+    );
     assert_eq!(
         rows[2],
         "/caf%C3%A9/%zz//x/../y?q=a+b,shop.example.com:8443,200,1,https,200:1,48.0"
@@ -102,7 +130,11 @@ fn writes_byte_exact_paths_and_hosts() {
 fn paths_format_is_what_the_original_lambda_read() {
     let t = Tree::new();
     write_object(t.root(), "2026/03/02", "20260302T1005Z", &good_lines(10));
-    let o = miner(t.root(), &t.out(), &["--format", "paths", "--max-urls", "2"]);
+    let o = miner(
+        t.root(),
+        &t.out(),
+        &["--format", "paths", "--max-urls", "2"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(t.out()).unwrap(), "/p/0\n/p/1\n");
 }
@@ -131,9 +163,25 @@ fn reads_the_next_days_folder_for_requests_from_before_midnight() {
 #[test]
 fn multi_member_gzip_crlf_and_a_last_line_without_newline() {
     let t = Tree::new();
-    let mut bytes = gzip(format!("{}\r\n", Line::base().get("https://a.example.com:443/1").text()).as_bytes());
-    bytes.extend(gzip(Line::base().get("https://a.example.com:443/2").text().as_bytes()));
-    write_raw(t.root(), "2026/03/02", &object_name("20260302T1005Z", "10.0.1.5"), &bytes);
+    let mut bytes = gzip(
+        format!(
+            "{}\r\n",
+            Line::base().get("https://a.example.com:443/1").text()
+        )
+        .as_bytes(),
+    );
+    bytes.extend(gzip(
+        Line::base()
+            .get("https://a.example.com:443/2")
+            .text()
+            .as_bytes(),
+    ));
+    write_raw(
+        t.root(),
+        "2026/03/02",
+        &object_name("20260302T1005Z", "10.0.1.5"),
+        &bytes,
+    );
     let o = miner(t.root(), &t.out(), &["--format", "paths"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(t.out()).unwrap(), "/1\n/2\n");
@@ -162,7 +210,12 @@ fn a_corrupt_object_is_named_and_fails_the_run_past_the_error_rate() {
     t.previous_list();
     write_object(t.root(), "2026/03/02", "20260302T1005Z", &good_lines(20));
     let bad = object_name("20260302T1010Z", "10.0.1.6");
-    write_raw(t.root(), "2026/03/02", &bad, b"\x1f\x8b\x08\x00garbage that is not deflate at all");
+    write_raw(
+        t.root(),
+        "2026/03/02",
+        &bad,
+        b"\x1f\x8b\x08\x00garbage that is not deflate at all",
+    );
     let o = miner(t.root(), &t.out(), &[]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let e = stderr(&o);
@@ -175,13 +228,23 @@ fn a_corrupt_object_is_named_and_fails_the_run_past_the_error_rate() {
     let o = miner(
         t.root(),
         &t.out(),
-        &["--max-error-rate", "50", "--report", report.to_str().unwrap()],
+        &[
+            "--max-error-rate",
+            "50",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(json["objects"]["failed"], 1);
-    assert!(json["objects"]["failures"][0]["key"].as_str().unwrap().ends_with(&bad));
+    assert!(
+        json["objects"]["failures"][0]["key"]
+            .as_str()
+            .unwrap()
+            .ends_with(&bad)
+    );
     assert_eq!(json["outcome"], "ok");
 }
 
@@ -189,7 +252,11 @@ fn a_corrupt_object_is_named_and_fails_the_run_past_the_error_rate() {
 fn a_truncated_object_keeps_the_lines_before_the_cut() {
     let t = Tree::new();
     let lines: Vec<String> = (0..2000)
-        .map(|i| Line::base().get(&format!("https://www.example.com:443/t/{i}")).text())
+        .map(|i| {
+            Line::base()
+                .get(&format!("https://www.example.com:443/t/{i}"))
+                .text()
+        })
         .collect();
     let whole = gzip(format!("{}\n", lines.join("\n")).as_bytes());
     let cut = &whole[..whole.len() * 2 / 3];
@@ -199,16 +266,27 @@ fn a_truncated_object_keeps_the_lines_before_the_cut() {
     let o = miner(
         t.root(),
         &t.out(),
-        &["--max-error-rate", "100", "--report", report.to_str().unwrap()],
+        &[
+            "--max-error-rate",
+            "100",
+            "--report",
+            report.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
-    let before = json["objects"]["failures"][0]["lines_before"].as_u64().unwrap();
+    let before = json["objects"]["failures"][0]["lines_before"]
+        .as_u64()
+        .unwrap();
     assert!(before > 100 && before < 2000, "{before}");
     assert_eq!(json["requests"]["kept"].as_u64().unwrap(), before);
-    assert_eq!(json["lines"]["rejected"].as_object().unwrap().len(), 0, "no half line parsed");
+    assert_eq!(
+        json["lines"]["rejected"].as_object().unwrap().len(),
+        0,
+        "no half line parsed"
+    );
 }
 
 #[test]
@@ -236,7 +314,11 @@ fn an_empty_day_exits_3_and_keeps_the_list() {
     write_object(t.root(), "2026/02/20", "20260220T1005Z", &good_lines(3));
     let o = miner(t.root(), &t.out(), &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no ALB access-log objects for 2026-03-02"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no ALB access-log objects for 2026-03-02"),
+        "{}",
+        stderr(&o)
+    );
     t.assert_previous_list_kept();
 }
 
@@ -244,11 +326,19 @@ fn an_empty_day_exits_3_and_keeps_the_list() {
 fn a_day_without_replayable_requests_exits_3() {
     let t = Tree::new();
     t.previous_list();
-    let lines = vec![Line::base().request("POST https://www.example.com:443/form HTTP/1.1").text()];
+    let lines = vec![
+        Line::base()
+            .request("POST https://www.example.com:443/form HTTP/1.1")
+            .text(),
+    ];
     write_object(t.root(), "2026/03/02", "20260302T1005Z", &lines);
     let o = miner(t.root(), &t.out(), &[]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no replayable request"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no replayable request"),
+        "{}",
+        stderr(&o)
+    );
     t.assert_previous_list_kept();
 }
 
@@ -257,7 +347,12 @@ fn a_json_object_is_refused_with_its_key() {
     let t = Tree::new();
     write_object(t.root(), "2026/03/02", "20260302T1005Z", &good_lines(5));
     let name = object_name("20260302T1010Z", "10.0.1.6");
-    write_raw(t.root(), "2026/03/02", &name, &gzip(b"{\"type\":\"https\",\"time\":\"x\"}\n"));
+    write_raw(
+        t.root(),
+        "2026/03/02",
+        &name,
+        &gzip(b"{\"type\":\"https\",\"time\":\"x\"}\n"),
+    );
     let o = miner(t.root(), &t.out(), &["--max-error-rate", "60"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
@@ -288,7 +383,11 @@ fn an_unwritable_destination_exits_1_and_reports_the_path() {
     let out = t.root().join("no/such/folder/list.csv");
     let o = miner(t.root(), &out, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no/such/folder/list.csv"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no/such/folder/list.csv"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -300,6 +399,9 @@ fn an_overlong_line_is_counted_and_skipped() {
     let o = miner(t.root(), &t.out(), &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = stderr(&o);
-    assert!(e.contains("line_too_long 1") && e.contains("201 read"), "{e}");
+    assert!(
+        e.contains("line_too_long 1") && e.contains("201 read"),
+        "{e}"
+    );
     assert!(e.contains("200 kept"), "{e}");
 }

@@ -124,7 +124,12 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 pub fn write_object(root: &Path, ymd: &str, stamp: &str, lines: &[String]) -> PathBuf {
     let mut text = lines.join("\n");
     text.push('\n');
-    write_raw(root, ymd, &object_name(stamp, "10.0.1.5"), &gzip(text.as_bytes()))
+    write_raw(
+        root,
+        ymd,
+        &object_name(stamp, "10.0.1.5"),
+        &gzip(text.as_bytes()),
+    )
 }
 
 /// Writes raw bytes as object `name` in delivery folder `ymd`.
