@@ -150,7 +150,12 @@ fn reads_the_next_days_folder_for_requests_from_before_midnight() {
         .time("2026-03-03T00:01:00.000000Z")
         .get("https://www.example.com:443/next-day")
         .text();
-    write_object(t.root(), "2026/03/03", "20260303T0000Z", &[late.clone()]);
+    write_object(
+        t.root(),
+        "2026/03/03",
+        "20260303T0000Z",
+        std::slice::from_ref(&late),
+    );
     write_object(t.root(), "2026/03/03", "20260303T0005Z", &[early_next]);
     write_object(t.root(), "2026/03/03", "20260303T1200Z", &[late]);
     let o = miner(t.root(), &t.out(), &["--format", "paths"]);
