@@ -233,7 +233,10 @@ mod tests {
 
     #[test]
     fn decodes_hex_escapes_in_both_cases_to_bytes() {
-        assert_eq!(&*decode_escapes(br"a\x22b\x5Cc\xe2\x82\xac"), b"a\"b\\c\xe2\x82\xac");
+        assert_eq!(
+            &*decode_escapes(br"a\x22b\x5Cc\xe2\x82\xac"),
+            b"a\"b\\c\xe2\x82\xac"
+        );
     }
 
     #[test]
