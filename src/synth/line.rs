@@ -87,7 +87,7 @@ const POPULAR: [(usize, &[u8]); 40] = [
     (SHOP, b"/product/1234?variant=blue"),
     (WWW, b"/docs/Getting%20Started"),
     (LEGACY, b"/Default.aspx?ID=7&Lang=EN"),
-    (WWW, b"/search?q=\"exact phrase\"&lang=en"),
+    (WWW, b"/search?q=\"exact+phrase\"&lang=en"),
     (STATIC, b"/img/logo.png"),
     (WWW, b"/news/2026/03/spring-sale"),
     (PARTNER, b"/partner/catalog?format=csv"),

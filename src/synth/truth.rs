@@ -124,9 +124,12 @@ pub struct Truth {
     pub days: BTreeMap<NaiveDate, DayTruth>,
     /// Per day folder written (configured days plus the day after the last).
     pub folders: BTreeMap<NaiveDate, FolderTruth>,
-    /// Whole tree: lines per kind label (`kept`, `kept:<feature>`, `reject:<reason>`,
-    /// `reject:<reason>:<variant>`, `garbage:<kind>`, `other_day`), for coverage checks. A line
-    /// counts under `kept` or its reason once, and once more per feature or variant label.
+    /// Whole tree, for coverage checks: lines per kind label and objects per object label.
+    /// Every line counts once under `kept`, `reject:<reason>` (the reason it was built to fail
+    /// when its own day is mined) or `garbage:<binary|truncated|short>`, and once more under each
+    /// label that applies: `kept:<feature>`, `reject:<reason>:<variant>`, `fields:<n>` (every
+    /// parseable line), `other_day` (its time is not on the day whose objects hold it). Objects:
+    /// `object:multi_member`, `object:second_for_interval`, `object:delivered_next_day`.
     pub kinds: BTreeMap<String, u64>,
     /// Whole tree: skipped objects by reason.
     pub skipped: BTreeMap<SkipReason, u64>,
