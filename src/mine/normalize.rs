@@ -131,7 +131,7 @@ pub fn normalize(
     scratch.extend(host.iter().map(u8::to_ascii_lowercase));
     if port != scheme.default_port() {
         scratch.push(b':');
-        scratch.extend_from_slice(port.to_string().as_bytes());
+        push_decimal(scratch, port);
     }
     let host_len = scratch.len();
     scratch.push(b' ');
@@ -260,6 +260,21 @@ fn host_kind(host: &[u8]) -> Option<HostKind> {
     } else {
         HostKind::DnsName
     })
+}
+
+fn push_decimal(out: &mut Vec<u8>, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends `bytes`, percent-encoding what cannot stand in a request-target.
