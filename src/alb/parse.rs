@@ -286,6 +286,7 @@ pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
         });
     }
 
+    // Only ever called with literal field numbers 1..=34: the indexing cannot fail.
     let f = &fields.known;
     let raw = |n: usize| f[n - 1];
     let opt = |n: usize| (count >= n).then(|| f[n - 1]);
