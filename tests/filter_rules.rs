@@ -16,8 +16,8 @@ fn policy() -> Policy {
 fn judge_with(p: &Policy, line: &Line) -> Result<String, Reject> {
     let text = line.text();
     let rec = parse_line(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let (mut key, mut lower) = (Vec::new(), Vec::new());
-    p.admit(&rec, &mut key, &mut lower)?;
+    let mut key = Vec::new();
+    p.admit(&rec, &mut key)?;
     Ok(String::from_utf8(key).unwrap())
 }
 
@@ -211,8 +211,10 @@ fn health_checkers_and_monitors_are_left_out() {
     let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
     assert!(judge(&Line::base().agent(bot)).is_ok());
     let mut p = policy();
-    p.excluded_agents.push(b"googlebot".to_vec());
+    p.exclude_agents(["GoogleBot"]);
     assert_eq!(judge_with(&p, &Line::base().agent(bot)), Err(Reject::Agent));
+    p.clear_excluded_agents();
+    assert!(judge_with(&p, &Line::base().agent("ELB-HealthChecker/2.0")).is_ok());
 }
 
 #[test]

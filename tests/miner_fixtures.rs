@@ -31,7 +31,15 @@ fn mine(day: &str, dir: &Path, extra: &[&str]) -> (Vec<csv::StringRecord>, Value
     let mut r = csv::Reader::from_path(&out).unwrap();
     assert_eq!(
         r.headers().unwrap(),
-        vec!["path", "host", "expected_status", "hits", "scheme", "statuses", "mean_target_ms"]
+        vec![
+            "path",
+            "host",
+            "expected_status",
+            "hits",
+            "scheme",
+            "statuses",
+            "mean_target_ms"
+        ]
     );
     let rows = r.records().map(|r| r.unwrap()).collect();
     let report = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
@@ -71,11 +79,21 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
             .collect();
         expected.sort_by(|a, b| {
             let hits = |x: &(String, String, String, String)| x.3.parse::<u64>().unwrap();
-            hits(b).cmp(&hits(a)).then(a.1.cmp(&b.1)).then(a.0.cmp(&b.0))
+            hits(b)
+                .cmp(&hits(a))
+                .then(a.1.cmp(&b.1))
+                .then(a.0.cmp(&b.0))
         });
         let got: Vec<(String, String, String, String)> = rows
             .iter()
-            .map(|r| (r[0].to_owned(), r[1].to_owned(), r[2].to_owned(), r[3].to_owned()))
+            .map(|r| {
+                (
+                    r[0].to_owned(),
+                    r[1].to_owned(),
+                    r[2].to_owned(),
+                    r[3].to_owned(),
+                )
+            })
             .collect();
         assert_eq!(got.len(), expected.len(), "{day}: list length");
         for (g, e) in got.iter().zip(&expected) {
@@ -86,8 +104,15 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
         // whole next-day folders while the miner reads only their first hour.
         let mut filtered = as_counts(&report["requests"]["filtered"]);
         let other_day = filtered.remove("other_day").unwrap_or(0);
-        assert_eq!(filtered, as_counts(&want["rejects"]), "{day}: filtered by reason");
-        assert_eq!(report["requests"]["kept"], want["kept_lines"], "{day}: kept");
+        assert_eq!(
+            filtered,
+            as_counts(&want["rejects"]),
+            "{day}: filtered by reason"
+        );
+        assert_eq!(
+            report["requests"]["kept"], want["kept_lines"],
+            "{day}: kept"
+        );
         assert_eq!(
             as_counts(&report["objects"]["skipped_by_key"]),
             as_counts(&want["skipped"]),
@@ -100,20 +125,31 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
         let parse_errors: u64 = as_counts(&lines["rejected"]).values().sum();
         let kept = report["requests"]["kept"].as_u64().unwrap();
         let rejected: u64 = filtered.values().sum();
-        assert_eq!(kept + rejected + other_day + parse_errors, total, "{day}: every line once");
+        assert_eq!(
+            kept + rejected + other_day + parse_errors,
+            total,
+            "{day}: every line once"
+        );
         assert!(parse_errors > 0, "{day}: the fixtures hold garbage lines");
         assert!(parse_errors <= want["garbage_lines"].as_u64().unwrap());
         assert!(other_day <= want["other_day"].as_u64().unwrap());
-        assert!(report["objects"]["read"].as_u64().unwrap() <= want["objects_read"].as_u64().unwrap());
+        assert!(
+            report["objects"]["read"].as_u64().unwrap() <= want["objects_read"].as_u64().unwrap()
+        );
         assert_eq!(report["objects"]["failed"], 0);
         // Lines of every layout were parsed, and the layouts AWS never wrote are flagged.
         let field_counts = as_counts(&lines["field_counts"]);
         for layout in ["20", "24", "25", "27", "29", "30", "33", "34", "35"] {
-            assert!(field_counts.contains_key(layout), "{day}: no {layout}-field line");
+            assert!(
+                field_counts.contains_key(layout),
+                "{day}: no {layout}-field line"
+            );
         }
         let unusual: u64 = field_counts
             .iter()
-            .filter(|(k, _)| !["20", "24", "25", "27", "29", "30", "33", "34"].contains(&k.as_str()))
+            .filter(|(k, _)| {
+                !["20", "24", "25", "27", "29", "30", "33", "34"].contains(&k.as_str())
+            })
             .map(|(_, v)| v)
             .sum();
         assert_eq!(lines["unusual_field_counts"].as_u64().unwrap(), unusual);
@@ -141,5 +177,8 @@ fn max_urls_keeps_the_most_hit() {
     assert_eq!(top.len(), 10);
     assert_eq!(top[..], all[..10]);
     assert_eq!(report["urls"]["listed"], 10);
-    assert_eq!(report["urls"]["distinct"].as_u64().unwrap(), all.len() as u64);
+    assert_eq!(
+        report["urls"]["distinct"].as_u64().unwrap(),
+        all.len() as u64
+    );
 }

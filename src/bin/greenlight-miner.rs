@@ -135,14 +135,12 @@ fn config(args: Args) -> Result<MinerConfig, String> {
             .push(HostPattern::parse(h).map_err(|e| format!("--host: {e}"))?);
     }
     if args.no_default_agent_excludes {
-        p.excluded_agents.clear();
+        p.clear_excluded_agents();
     }
-    for a in args.exclude_agents {
-        if a.is_empty() {
-            return Err("--exclude-agent: an empty pattern would exclude everything".into());
-        }
-        p.excluded_agents.push(a.to_ascii_lowercase().into_bytes());
+    if args.exclude_agents.iter().any(String::is_empty) {
+        return Err("--exclude-agent: an empty pattern would exclude everything".into());
     }
+    p.exclude_agents(args.exclude_agents.iter().map(String::as_str));
     p.normalize.keep_tracking = args.keep_tracking_params;
     Ok(cfg)
 }

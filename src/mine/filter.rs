@@ -213,8 +213,8 @@ pub struct Policy {
     pub statuses: StatusSet,
     /// Host allow-list; empty means every host that is a DNS name.
     pub hosts: Vec<HostPattern>,
-    /// Lower-cased user-agent substrings to leave out.
-    pub excluded_agents: Vec<Vec<u8>>,
+    /// User-agent substrings to leave out (see [`Policy::exclude_agents`]).
+    excluded_agents: AgentPatterns,
     pub normalize: NormalizeOptions,
 }
 
@@ -228,22 +228,14 @@ impl Policy {
             methods: vec![b"GET".to_vec()],
             statuses: StatusSet::default(),
             hosts: Vec::new(),
-            excluded_agents: DEFAULT_EXCLUDED_AGENTS
-                .iter()
-                .map(|a| a.as_bytes().to_vec())
-                .collect(),
+            excluded_agents: AgentPatterns::new(DEFAULT_EXCLUDED_AGENTS.iter().copied()),
             normalize: NormalizeOptions::default(),
         }
     }
 
     /// Runs every check on `rec` in [`Reject`]'s order. On success the normalised URL is in
-    /// `scratch` (see [`Normalized`]); `lower_buf` is reused to match user agents.
-    pub fn admit(
-        &self,
-        rec: &AlbRecord<'_>,
-        scratch: &mut Vec<u8>,
-        lower_buf: &mut Vec<u8>,
-    ) -> Result<Normalized, Reject> {
+    /// `scratch` (see [`Normalized`]), which is reused from line to line.
+    pub fn admit(&self, rec: &AlbRecord<'_>, scratch: &mut Vec<u8>) -> Result<Normalized, Reject> {
         if rec.date_bytes() != self.day {
             return Err(Reject::OtherDay);
         }
@@ -286,7 +278,7 @@ impl Policy {
         if !self.hosts.is_empty() && !self.hosts.iter().any(|p| p.matches(host)) {
             return Err(Reject::HostNotAllowed);
         }
-        if self.is_excluded_agent(rec.user_agent.raw(), lower_buf) {
+        if self.excluded_agents.matches(rec.user_agent.raw()) {
             return Err(Reject::Agent);
         }
         if n.has_credential {
@@ -295,15 +287,61 @@ impl Policy {
         Ok(n)
     }
 
-    fn is_excluded_agent(&self, agent: &[u8], lower_buf: &mut Vec<u8>) -> bool {
-        if self.excluded_agents.is_empty() {
-            return false;
+    /// Adds user-agent substrings to leave out (case-insensitive).
+    pub fn exclude_agents<'s>(&mut self, patterns: impl IntoIterator<Item = &'s str>) {
+        let mut all = std::mem::take(&mut self.excluded_agents.patterns);
+        all.extend(patterns.into_iter().map(str::to_owned));
+        self.excluded_agents = AgentPatterns::new(all.iter().map(String::as_str));
+    }
+
+    /// Drops every user-agent pattern, the built-in ones included.
+    pub fn clear_excluded_agents(&mut self) {
+        self.excluded_agents = AgentPatterns::new(std::iter::empty());
+    }
+
+    /// The user-agent substrings left out.
+    pub fn excluded_agents(&self) -> &[String] {
+        &self.excluded_agents.patterns
+    }
+}
+
+/// User-agent substrings, matched case-insensitively in one pass over the (still escaped)
+/// agent: one Aho-Corasick automaton for all patterns, built once per policy.
+#[derive(Debug, Clone)]
+struct AgentPatterns {
+    patterns: Vec<String>,
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl AgentPatterns {
+    fn new<'s>(patterns: impl Iterator<Item = &'s str>) -> Self {
+        let patterns: Vec<String> = patterns
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        // Building fails only past the automaton's size limits, far beyond any agent list; the
+        // patterns are then matched one by one instead.
+        let matcher = (!patterns.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&patterns)
+                    .ok()
+            })
+            .flatten();
+        AgentPatterns { patterns, matcher }
+    }
+
+    fn matches(&self, agent: &[u8]) -> bool {
+        match &self.matcher {
+            Some(m) => m.is_match(agent),
+            None => self.patterns.iter().any(|p| {
+                agent
+                    .windows(p.len())
+                    .any(|w| w.eq_ignore_ascii_case(p.as_bytes()))
+            }),
         }
-        lower_buf.clear();
-        lower_buf.extend(agent.iter().map(u8::to_ascii_lowercase));
-        self.excluded_agents
-            .iter()
-            .any(|p| memchr::memmem::find(lower_buf, p).is_some())
     }
 }
 

@@ -383,7 +383,7 @@ pub fn is_credential_key(key: &[u8]) -> bool {
     CREDENTIAL_KEYS.contains(&k)
         || CREDENTIAL_PARTS
             .iter()
-            .any(|part| memchr::memmem::find(k, part).is_some())
+            .any(|part| k.windows(part.len()).any(|w| w == *part))
 }
 
 /// A JSON Web Token as a value (`eyJ...` header, three dot-separated parts).

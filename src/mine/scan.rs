@@ -158,7 +158,6 @@ struct Worker<'p> {
     stats: ScanStats,
     buf: Vec<u8>,
     key: Vec<u8>,
-    lower: Vec<u8>,
 }
 
 /// Scans `objects` in parallel on the current rayon pool. `on_object_done` is called after each
@@ -222,7 +221,6 @@ impl<'p> Worker<'p> {
             stats: ScanStats::default(),
             buf: Vec::new(),
             key: Vec::with_capacity(512),
-            lower: Vec::with_capacity(512),
         }
     }
 
@@ -364,7 +362,7 @@ impl<'p> Worker<'p> {
             }
         };
         self.stats.field_counts[rec.field_count.min(FIELD_COUNT_SLOTS - 1)] += 1;
-        match self.policy.admit(&rec, &mut self.key, &mut self.lower) {
+        match self.policy.admit(&rec, &mut self.key) {
             Ok(url) => {
                 self.stats.kept += 1;
                 self.stats.tracking_removed += u64::from(url.tracking_removed);
