@@ -6,5 +6,6 @@
 pub mod alb;
 pub mod list;
 pub mod mine;
+pub mod output;
 pub mod source;
 pub mod synth;

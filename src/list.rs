@@ -16,13 +16,11 @@
 //! `paths` format: only the path column and no header, exactly what the original release-hook
 //! Lambda read (`csv.reader`, first column appended to the endpoint).
 //!
-//! Writes are atomic: the list goes to a temporary file in the destination folder, is flushed
-//! to disk, then renamed over the destination, so a reader (or a failed run) never sees a
-//! partial list.
+//! The list is built in memory (it is small) and handed whole to an
+//! [`crate::output::Destination`], which replaces the previous one atomically.
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::Path;
 
 use crate::mine::select::Selected;
 
@@ -88,50 +86,4 @@ pub fn write_list<W: Write>(
     }
     w.flush()?;
     Ok(())
-}
-
-/// Writes `path` atomically: `fill` writes the content into a temporary file next to it, which
-/// replaces `path` only when `fill` succeeded and the data reached the disk.
-pub fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut std::io::BufWriter<&mut std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".greenlight-")
-        .suffix(".tmp")
-        .tempfile_in(dir)?;
-    {
-        let mut buf = std::io::BufWriter::new(tmp.as_file_mut());
-        fill(&mut buf)?;
-        buf.flush()?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_fill_leaves_the_previous_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("list.csv");
-        std::fs::write(&path, "previous\n").unwrap();
-        let err = write_atomically(&path, |w| {
-            w.write_all(b"partial")?;
-            Err(std::io::Error::other("boom"))
-        });
-        assert!(err.is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "previous\n");
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "the temporary file is removed");
-        write_atomically(&path, |w| w.write_all(b"new\n")).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
-    }
 }

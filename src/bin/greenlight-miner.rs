@@ -5,7 +5,6 @@
 //! corrupt objects or lines. On any non-zero exit the previous list is left untouched.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
@@ -13,7 +12,8 @@ use clap::Parser;
 use greenlight::list::ListFormat;
 use greenlight::mine::filter::{HostPattern, StatusSet};
 use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
-use greenlight::source::LogObject;
+use greenlight::output::Destination;
+use greenlight::source::{LogObject, LogSource};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Mine a day of ALB access logs into the list of URLs a release gate replays.
@@ -22,8 +22,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 struct Args {
     /// Folder laid out like the ALB log bucket: [prefix/]AWSLogs/<account>/elasticloadbalancing/
     /// <region>/YYYY/MM/DD/<objects>.
-    #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR")]
-    logs: PathBuf,
+    #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR", value_parser = LogSource::parse)]
+    logs: LogSource,
 
     /// Day to mine (UTC). Default: yesterday (UTC).
     #[arg(long, env = "GREENLIGHT_DATE", value_name = "YYYY-MM-DD")]
@@ -33,9 +33,10 @@ struct Args {
     #[arg(
         long,
         env = "GREENLIGHT_OUT",
-        default_value = "acceptance_url_list.csv"
+        default_value = "acceptance_url_list.csv",
+        value_parser = Destination::parse
     )]
-    out: PathBuf,
+    out: Destination,
 
     /// List format: `full` (header and all columns) or `paths` (path column only, no header,
     /// as the original Lambda read it).
@@ -43,8 +44,8 @@ struct Args {
     format: ListFormat,
 
     /// Also write the run report as JSON to this file.
-    #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE")]
-    report: Option<PathBuf>,
+    #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE", value_parser = Destination::parse)]
+    report: Option<Destination>,
 
     /// Largest number of URLs in the list (most hit first).
     #[arg(long, env = "GREENLIGHT_MAX_URLS", default_value_t = 1000)]

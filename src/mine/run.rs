@@ -5,7 +5,6 @@
 //! previous list exactly as it was. The report is written in every case, so a scheduler can
 //! alarm on it.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -14,22 +13,23 @@ use super::filter::Policy;
 use super::report::RunReport;
 use super::scan::scan_objects;
 use super::select::top_by_hits;
-use crate::list::{ListFormat, write_atomically, write_list};
-use crate::source::{LogObject, SourceError, local};
+use crate::list::{ListFormat, write_list};
+use crate::output::Destination;
+use crate::source::{LogObject, LogSource, SourceError};
 
 /// Everything a run needs; the binary fills it from flags.
 #[derive(Debug, Clone)]
 pub struct MinerConfig {
-    /// A local folder laid out like the log bucket.
-    pub logs: PathBuf,
+    /// Where the logs are.
+    pub logs: LogSource,
     /// The day to mine (UTC).
     pub day: NaiveDate,
     pub policy: Policy,
     pub max_urls: usize,
-    pub out: PathBuf,
+    pub out: Destination,
     pub format: ListFormat,
     /// Where to write the JSON report, if anywhere.
-    pub report: Option<PathBuf>,
+    pub report: Option<Destination>,
     /// The largest share (0.0..=1.0) of objects, or of lines, that may fail before the run is
     /// failed.
     pub max_error_rate: f64,
@@ -39,13 +39,13 @@ pub struct MinerConfig {
 
 impl MinerConfig {
     /// The documented defaults for mining `day` from `logs`.
-    pub fn new(logs: impl Into<PathBuf>, day: NaiveDate) -> Self {
+    pub fn new(logs: impl Into<LogSource>, day: NaiveDate) -> Self {
         MinerConfig {
             logs: logs.into(),
             day,
             policy: Policy::for_day(day),
             max_urls: 1000,
-            out: PathBuf::from("acceptance_url_list.csv"),
+            out: Destination::File("acceptance_url_list.csv".into()),
             format: ListFormat::Full,
             report: None,
             max_error_rate: 0.01,
@@ -67,7 +67,7 @@ pub enum MinerError {
     TooManyErrors { what: String, allowed: f64 },
     #[error("cannot write {path}: {source}")]
     Write {
-        path: PathBuf,
+        path: Destination,
         #[source]
         source: std::io::Error,
     },
@@ -107,11 +107,7 @@ impl Progress for NoProgress {}
 /// file (if asked for) is written in both cases, the list only on success.
 pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(), MinerError>) {
     let started = Instant::now();
-    let mut report = RunReport::new(
-        &cfg.day.to_string(),
-        &cfg.logs.display().to_string(),
-        cfg.max_urls,
-    );
+    let mut report = RunReport::new(&cfg.day.to_string(), &cfg.logs.to_string(), cfg.max_urls);
     let mut result = mine(cfg, progress, &mut report);
     report.set_elapsed(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
@@ -121,10 +117,12 @@ pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(),
         report.list = None;
     }
     if let Some(path) = &cfg.report {
-        let written = write_atomically(path, |w| {
-            serde_json::to_writer_pretty(&mut *w, &report).map_err(std::io::Error::other)?;
-            std::io::Write::write_all(w, b"\n")
-        });
+        let written = serde_json::to_vec_pretty(&report)
+            .map_err(std::io::Error::other)
+            .and_then(|mut json| {
+                json.push(b'\n');
+                path.write(&json)
+            });
         if let Err(source) = written
             && result.is_ok()
         {
@@ -146,13 +144,13 @@ fn mine(
     progress: &dyn Progress,
     report: &mut RunReport,
 ) -> Result<(), MinerError> {
-    let listing = local::list_day(&cfg.logs, cfg.day)?;
+    let listing = cfg.logs.list_day(cfg.day)?;
     report.add_listing(&listing);
     if listing.objects.is_empty() {
         return Err(MinerError::NoObjects {
             day: cfg.day,
             folders: if listing.folders.is_empty() {
-                cfg.logs.display().to_string()
+                cfg.logs.to_string()
             } else {
                 listing.folders.join(", ")
             },
@@ -205,14 +203,15 @@ fn mine(
     }
 
     let selected = top_by_hits(&tally, cfg.max_urls);
-    write_atomically(&cfg.out, |w| {
-        write_list(w, &selected, cfg.format).map_err(std::io::Error::other)
-    })
-    .map_err(|source| MinerError::Write {
-        path: cfg.out.clone(),
-        source,
-    })?;
+    let mut list = Vec::new();
+    write_list(&mut list, &selected, cfg.format)
+        .map_err(std::io::Error::other)
+        .and_then(|()| cfg.out.write(&list))
+        .map_err(|source| MinerError::Write {
+            path: cfg.out.clone(),
+            source,
+        })?;
     report.urls.listed = selected.len() as u64;
-    report.list = Some(cfg.out.display().to_string());
+    report.list = Some(cfg.out.to_string());
     Ok(())
 }

@@ -11,6 +11,44 @@ use std::path::PathBuf;
 
 pub use layout::{AlbLogName, KeyClass, KeyParts, SkipReason, classify_key, parse_key};
 
+/// Where a run's logs are: parsed from `--logs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSource {
+    /// A local folder laid out like the log bucket.
+    Local(PathBuf),
+}
+
+impl LogSource {
+    /// Parses `--logs` as given on the command line.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("an empty path".into());
+        }
+        Ok(LogSource::Local(PathBuf::from(s)))
+    }
+
+    /// Lists the ALB access-log objects that can hold requests of `day` (UTC).
+    pub fn list_day(&self, day: chrono::NaiveDate) -> Result<Listing, SourceError> {
+        match self {
+            LogSource::Local(root) => local::list_day(root, day),
+        }
+    }
+}
+
+impl std::fmt::Display for LogSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogSource::Local(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl From<PathBuf> for LogSource {
+    fn from(p: PathBuf) -> Self {
+        LogSource::Local(p)
+    }
+}
+
 /// One ALB access-log object selected for a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogObject {
