@@ -7,5 +7,6 @@ pub mod alb;
 pub mod list;
 pub mod mine;
 pub mod output;
+pub mod s3;
 pub mod source;
 pub mod synth;

@@ -1,7 +1,8 @@
 //! `greenlight-miner`: flags -> [`greenlight::mine::run`] -> exit code.
 //!
-//! Exit codes: 0 list written; 1 could not write an output; 2 bad flags or unreadable log
-//! folder; 3 nothing to mine (no objects for the day, or no replayable request); 4 too many
+//! Exit codes: 0 list written; 1 could not write an output; 2 bad flags, unreadable log
+//! folder or bucket, or an S3 configuration/access problem (no such bucket, access denied, no or
+//! refused credentials, wrong region); 3 nothing to mine (no objects for the day, or no replayable request); 4 too many
 //! corrupt objects or lines. On any non-zero exit the previous list is left untouched.
 
 use std::io::IsTerminal;
@@ -13,23 +14,44 @@ use greenlight::list::ListFormat;
 use greenlight::mine::filter::{HostPattern, StatusSet};
 use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
 use greenlight::output::Destination;
-use greenlight::source::{LogObject, LogSource};
+use greenlight::s3::S3Config;
+use greenlight::source::layout::{is_account, is_region};
+use greenlight::source::{LogObject, LogSource, Scope};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Mine a day of ALB access logs into the list of URLs a release gate replays.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Folder laid out like the ALB log bucket: [prefix/]AWSLogs/<account>/elasticloadbalancing/
-    /// <region>/YYYY/MM/DD/<objects>.
-    #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR", value_parser = LogSource::parse)]
+    /// The ALB log bucket, `s3://bucket[/prefix]`, or a folder laid out like it:
+    /// [prefix/]AWSLogs/<account>/elasticloadbalancing/<region>/YYYY/MM/DD/<objects>.
+    #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR|s3://BUCKET[/PREFIX]", value_parser = LogSource::parse)]
     logs: LogSource,
+
+    /// Mine only this AWS account's logs (12 digits; repeatable). Default: every account found.
+    #[arg(long = "account", value_name = "ID")]
+    accounts: Vec<String>,
+
+    /// Mine only the logs of load balancers in this region (repeatable), e.g. eu-west-1.
+    /// Default: every region found. (The S3 client's own region comes from AWS_REGION.)
+    #[arg(long = "region", value_name = "REGION")]
+    regions: Vec<String>,
+
+    /// Mine only this load balancer's logs (its name, as in `app/<name>/<id>`; repeatable).
+    #[arg(long = "load-balancer", value_name = "NAME")]
+    load_balancers: Vec<String>,
+
+    /// S3 endpoint for an S3-compatible store (MinIO, Garage, Ceph, R2, moto), e.g.
+    /// http://127.0.0.1:9000; path-style addressing is used. Default: AWS_ENDPOINT_URL_S3,
+    /// AWS_ENDPOINT_URL, else AWS's own endpoint.
+    #[arg(long, env = "GREENLIGHT_S3_ENDPOINT", value_name = "URL")]
+    s3_endpoint: Option<String>,
 
     /// Day to mine (UTC). Default: yesterday (UTC).
     #[arg(long, env = "GREENLIGHT_DATE", value_name = "YYYY-MM-DD")]
     date: Option<NaiveDate>,
 
-    /// Where to write the list (atomically).
+    /// Where to write the list (atomically): a file or s3://bucket/key.
     #[arg(
         long,
         env = "GREENLIGHT_OUT",
@@ -43,8 +65,8 @@ struct Args {
     #[arg(long, value_enum, default_value_t = ListFormat::Full)]
     format: ListFormat,
 
-    /// Also write the run report as JSON to this file.
-    #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE", value_parser = Destination::parse)]
+    /// Also write the run report as JSON to this file or s3://bucket/key.
+    #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE|s3://BUCKET/KEY", value_parser = Destination::parse)]
     report: Option<Destination>,
 
     /// Largest number of URLs in the list (most hit first).
@@ -103,10 +125,37 @@ fn config(args: Args) -> Result<MinerConfig, String> {
     let day = args
         .date
         .unwrap_or_else(|| Utc::now().date_naive() - chrono::Days::new(1));
-    let mut cfg = MinerConfig::new(args.logs, day);
+    let s3 = S3Config {
+        endpoint: args.s3_endpoint.filter(|e| !e.is_empty()),
+    };
+    if let Some(e) = &s3.endpoint
+        && !(e.starts_with("http://") || e.starts_with("https://"))
+    {
+        return Err(format!(
+            "--s3-endpoint {e}: expected http://host[:port] or https://..."
+        ));
+    }
+    if let Some(a) = args.accounts.iter().find(|a| !is_account(a)) {
+        return Err(format!("--account {a}: expected a 12-digit AWS account id"));
+    }
+    if let Some(r) = args.regions.iter().find(|r| !is_region(r)) {
+        return Err(format!("--region {r}: expected a region such as eu-west-1"));
+    }
+    let mut logs = args.logs;
+    logs.set_s3_config(&s3);
+    let mut cfg = MinerConfig::new(logs, day);
+    cfg.scope = Scope {
+        accounts: args.accounts,
+        regions: args.regions,
+        load_balancers: args.load_balancers,
+    };
     cfg.out = args.out;
+    cfg.out.set_s3_config(&s3);
     cfg.format = args.format;
-    cfg.report = args.report;
+    cfg.report = args.report.map(|mut r| {
+        r.set_s3_config(&s3);
+        r
+    });
     cfg.max_urls = args.max_urls;
     cfg.max_error_rate = args.max_error_rate;
     cfg.threads = args.threads;

@@ -15,13 +15,16 @@ use super::scan::scan_objects;
 use super::select::top_by_hits;
 use crate::list::{ListFormat, write_list};
 use crate::output::Destination;
-use crate::source::{LogObject, LogSource, SourceError};
+use crate::s3::S3Error;
+use crate::source::{LogObject, LogSource, Scope, SourceError};
 
 /// Everything a run needs; the binary fills it from flags.
 #[derive(Debug, Clone)]
 pub struct MinerConfig {
     /// Where the logs are.
     pub logs: LogSource,
+    /// Which accounts, regions and load balancers to mine (default: all).
+    pub scope: Scope,
     /// The day to mine (UTC).
     pub day: NaiveDate,
     pub policy: Policy,
@@ -42,6 +45,7 @@ impl MinerConfig {
     pub fn new(logs: impl Into<LogSource>, day: NaiveDate) -> Self {
         MinerConfig {
             logs: logs.into(),
+            scope: Scope::default(),
             day,
             policy: Policy::for_day(day),
             max_urls: 1000,
@@ -76,11 +80,21 @@ pub enum MinerError {
 }
 
 impl MinerError {
-    /// 1: could not write an output; 2: bad configuration or unreadable log folder;
-    /// 3: nothing to mine (no objects, or no replayable request); 4: too many corrupt objects
-    /// or lines. (clap's own usage errors also exit with 2.)
+    /// 1: could not write an output; 2: bad configuration or unreadable log folder or bucket
+    /// (also an S3 output refused for a configuration reason: no such bucket, access denied,
+    /// no or bad credentials, wrong region); 3: nothing to mine (no objects, or no replayable
+    /// request); 4: too many corrupt objects or lines. (clap's own usage errors also exit
+    /// with 2.)
     pub fn exit_code(&self) -> i32 {
         match self {
+            MinerError::Write { source, .. }
+                if source
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<S3Error>())
+                    .is_some_and(S3Error::is_configuration) =>
+            {
+                2
+            }
             MinerError::Write { .. } | MinerError::Threads(_) => 1,
             MinerError::Source(_) => 2,
             MinerError::NoObjects { .. } | MinerError::NothingReplayable { .. } => 3,
@@ -144,7 +158,7 @@ fn mine(
     progress: &dyn Progress,
     report: &mut RunReport,
 ) -> Result<(), MinerError> {
-    let listing = cfg.logs.list_day(cfg.day)?;
+    let listing = cfg.logs.list_day_in(cfg.day, &cfg.scope)?;
     report.add_listing(&listing);
     if listing.objects.is_empty() {
         return Err(MinerError::NoObjects {

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::layout::{self, AWS_LOGS_FOLDER, KeyClass, SERVICE_FOLDER, SkipReason};
-use super::{Listing, LogObject, ObjectLocation, SourceError};
+use super::{Listing, LogObject, ObjectLocation, Scope, SourceError};
 
 /// How many prefix folders may sit between the root and an `AWSLogs` folder
 /// (`root/a/b/c/d/AWSLogs` is found, `root/a/b/c/d/e/AWSLogs` is not). Bucket prefixes are
@@ -36,6 +36,11 @@ pub const MAX_PREFIX_DEPTH: usize = 4;
 /// naming that path; no `AWSLogs/<account>/elasticloadbalancing/<region>/` folder within
 /// [`MAX_PREFIX_DEPTH`] → [`SourceError::NoAwsLogs`] (an existing but empty day is not an error).
 pub fn list_day(root: &Path, day: NaiveDate) -> Result<Listing, SourceError> {
+    list_day_in(root, day, &Scope::default())
+}
+
+/// [`list_day`] within `scope` (accounts, regions, load balancers).
+pub fn list_day_in(root: &Path, day: NaiveDate, scope: &Scope) -> Result<Listing, SourceError> {
     let meta = fs::metadata(root).map_err(|e| io_error(root, e))?;
     if !meta.is_dir() {
         return Err(io_error(
@@ -53,7 +58,7 @@ pub fn list_day(root: &Path, day: NaiveDate) -> Result<Listing, SourceError> {
     let mut regions_seen = 0usize;
     for tree in &trees {
         for (account, account_dir) in subfolders(&tree.path)? {
-            if !layout::is_account(&account) {
+            if !layout::is_account(&account) || !scope.account_ok(&account) {
                 continue;
             }
             let service_dir = account_dir.join(SERVICE_FOLDER);
@@ -61,7 +66,7 @@ pub fn list_day(root: &Path, day: NaiveDate) -> Result<Listing, SourceError> {
                 continue;
             }
             for (region, region_dir) in subfolders(&service_dir)? {
-                if !layout::is_region(&region) {
+                if !layout::is_region(&region) || !scope.region_ok(&region) {
                     continue;
                 }
                 regions_seen += 1;
@@ -70,7 +75,7 @@ pub fn list_day(root: &Path, day: NaiveDate) -> Result<Listing, SourceError> {
                         layout::day_folder_key(&tree.prefix, &account, &region, folder);
                     let dir = region_dir.join(layout::folder_path(folder));
                     if is_dir(&dir)? {
-                        list_folder(&dir, &folder_key, folder, day, &mut listing)?;
+                        list_folder(&dir, &folder_key, folder, day, scope, &mut listing)?;
                         listing.folders.push(folder_key);
                     } else {
                         listing.missing_folders.push(folder_key);
@@ -143,6 +148,7 @@ fn list_folder(
     folder_key: &str,
     folder: NaiveDate,
     day: NaiveDate,
+    scope: &Scope,
     listing: &mut Listing,
 ) -> Result<(), SourceError> {
     let entries = fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
@@ -161,6 +167,9 @@ fn list_folder(
                 continue;
             }
         };
+        if !scope.load_balancer_ok(&parsed.lb_name) {
+            continue;
+        }
         if !layout::object_may_hold_day(folder, &parsed, day) {
             listing.not_in_window += 1;
             continue;

@@ -1,13 +1,17 @@
 //! Where log objects come from: the key layout ALB writes ([`layout`]) and the stores that hold
-//! it ([`local`]; S3 comes later). A source lists the objects of a day and opens them as byte
-//! streams; it never decompresses or parses.
+//! it ([`local`], [`s3`]). A source lists the objects of a day and opens them as byte streams;
+//! it never decompresses or parses. [`Scope`] narrows a listing to accounts, regions and load
+//! balancers, the same way for every source.
 
 pub mod layout;
 pub mod local;
+pub mod s3;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::PathBuf;
+
+use crate::s3::{S3Config, S3Error, S3Url};
 
 pub use layout::{AlbLogName, KeyClass, KeyParts, SkipReason, classify_key, parse_key};
 
@@ -16,22 +20,78 @@ pub use layout::{AlbLogName, KeyClass, KeyParts, SkipReason, classify_key, parse
 pub enum LogSource {
     /// A local folder laid out like the log bucket.
     Local(PathBuf),
+    /// `s3://bucket[/prefix]`: the log bucket, the `AWSLogs` tree at or below `prefix`.
+    S3 {
+        bucket: String,
+        /// Without leading or trailing `/`; may be empty.
+        prefix: String,
+        /// How to reach S3 (`--s3-endpoint`); the binary sets it after parsing.
+        s3: S3Config,
+    },
 }
 
 impl LogSource {
-    /// Parses `--logs` as given on the command line.
+    /// Parses `--logs` as given on the command line: `s3://bucket[/prefix]` or a folder.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() {
             return Err("an empty path".into());
         }
+        if let Some(url) = S3Url::parse(s) {
+            let url = url?;
+            return Ok(LogSource::S3 {
+                bucket: url.bucket,
+                prefix: url.key.trim_matches('/').to_owned(),
+                s3: S3Config::default(),
+            });
+        }
         Ok(LogSource::Local(PathBuf::from(s)))
+    }
+
+    /// Sets how S3 is reached (no effect on a local source).
+    pub fn set_s3_config(&mut self, config: &S3Config) {
+        if let LogSource::S3 { s3, .. } = self {
+            *s3 = config.clone();
+        }
     }
 
     /// Lists the ALB access-log objects that can hold requests of `day` (UTC).
     pub fn list_day(&self, day: chrono::NaiveDate) -> Result<Listing, SourceError> {
+        self.list_day_in(day, &Scope::default())
+    }
+
+    /// Like [`LogSource::list_day`], only within `scope`.
+    pub fn list_day_in(
+        &self,
+        day: chrono::NaiveDate,
+        scope: &Scope,
+    ) -> Result<Listing, SourceError> {
         match self {
-            LogSource::Local(root) => local::list_day(root, day),
+            LogSource::Local(root) => local::list_day_in(root, day, scope),
+            LogSource::S3 { bucket, prefix, s3 } => s3::list_day(s3, bucket, prefix, day, scope),
         }
+    }
+}
+
+/// Which accounts, regions and load balancers a run mines (`--account`, `--region`,
+/// `--load-balancer`); empty lists mean all. Objects outside the scope are not listed and not
+/// counted anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    /// Load balancer names as in the key (`app.<name>.<id>`), e.g. `my-alb`.
+    pub load_balancers: Vec<String>,
+}
+
+impl Scope {
+    pub fn account_ok(&self, account: &str) -> bool {
+        self.accounts.is_empty() || self.accounts.iter().any(|a| a == account)
+    }
+    pub fn region_ok(&self, region: &str) -> bool {
+        self.regions.is_empty() || self.regions.iter().any(|r| r == region)
+    }
+    pub fn load_balancer_ok(&self, name: &str) -> bool {
+        self.load_balancers.is_empty() || self.load_balancers.iter().any(|l| l == name)
     }
 }
 
@@ -39,6 +99,10 @@ impl std::fmt::Display for LogSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LogSource::Local(p) => write!(f, "{}", p.display()),
+            LogSource::S3 { bucket, prefix, .. } if prefix.is_empty() => {
+                write!(f, "s3://{bucket}")
+            }
+            LogSource::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
 }
@@ -64,6 +128,12 @@ pub struct LogObject {
 pub enum ObjectLocation {
     /// A file in a local folder laid out like the bucket.
     Local(PathBuf),
+    /// An object in S3, streamed by [`s3::open`].
+    S3 {
+        s3: S3Config,
+        bucket: String,
+        key: String,
+    },
 }
 
 impl LogObject {
@@ -71,6 +141,7 @@ impl LogObject {
     pub fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
         match &self.location {
             ObjectLocation::Local(path) => Ok(Box::new(std::fs::File::open(path)?)),
+            ObjectLocation::S3 { s3, bucket, key } => s3::open(s3, bucket, key),
         }
     }
 }
@@ -103,4 +174,8 @@ pub enum SourceError {
     },
     #[error("log folder {0} holds no AWSLogs/<account>/elasticloadbalancing/<region>/ tree")]
     NoAwsLogs(PathBuf),
+    #[error("{0} holds no AWSLogs/<account>/elasticloadbalancing/<region>/ tree")]
+    NoAwsLogsS3(String),
+    #[error(transparent)]
+    S3(#[from] S3Error),
 }
