@@ -48,3 +48,34 @@ for threads in 1 2; do
   measure "greenlight-miner threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
     --logs "$corpus" --date "$day" --out "$out" --threads "$threads" --max-error-rate 100
 done
+
+# The same day read from a local S3-compatible server (moto, installed by `bash .ci/test`),
+# for the S3-vs-folder ratio. Skipped, with a note, when moto is not installed.
+if [ -x target/moto-venv/bin/moto_server ]; then
+  port=$(target/moto-venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  target/moto-venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  moto_pid=$!
+  trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  target/moto-venv/bin/python - "$port" "$corpus" <<'PY'
+import os, sys, boto3
+port, root = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+s3.create_bucket(Bucket="bench")
+for d, _, files in os.walk(root):
+    for f in files:
+        p = os.path.join(d, f)
+        s3.upload_file(p, "bench", os.path.relpath(p, root))
+PY
+  for threads in 1 2; do
+    measure "greenlight-miner s3 threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
+      --logs s3://bench --s3-endpoint "http://127.0.0.1:$port" --date "$day" --out "$out" \
+      --threads "$threads" --max-error-rate 100
+  done
+else
+  echo "(moto not installed: run 'bash .ci/test' once for the S3 figures)"
+fi

@@ -410,4 +410,61 @@ mod tests {
         assert!(S3Url::parse("s3://").unwrap().is_err());
         assert!(S3Url::parse("s3://My_Bucket/x").unwrap().is_err());
     }
+
+    fn service_error(
+        status: u16,
+        code: Option<&str>,
+    ) -> SdkError<aws_sdk_s3::operation::get_object::GetObjectError, HttpResponse> {
+        let mut meta = aws_sdk_s3::error::ErrorMetadata::builder().message("from the test");
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        let err = aws_sdk_s3::operation::get_object::GetObjectError::generic(meta.build());
+        let raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_sdk_s3::primitives::SdkBody::empty(),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    /// The cases moto cannot produce (wrong region) and the others, by code and status.
+    #[test]
+    fn classifies_service_errors_by_code_and_status() {
+        let classify = |status, code| S3Error::from_sdk("b", "k", &service_error(status, code));
+        assert!(matches!(
+            classify(301, Some("PermanentRedirect")),
+            S3Error::WrongRegion { .. }
+        ));
+        assert!(matches!(
+            classify(400, Some("AuthorizationHeaderMalformed")),
+            S3Error::WrongRegion { .. }
+        ));
+        assert!(matches!(classify(301, None), S3Error::WrongRegion { .. }));
+        assert!(matches!(
+            classify(403, Some("AccessDenied")),
+            S3Error::AccessDenied { .. }
+        ));
+        assert!(matches!(classify(403, None), S3Error::AccessDenied { .. }));
+        assert!(matches!(
+            classify(403, Some("InvalidAccessKeyId")),
+            S3Error::BadCredentials { .. }
+        ));
+        assert!(matches!(
+            classify(404, Some("NoSuchKey")),
+            S3Error::NoSuchKey { .. }
+        ));
+        assert!(matches!(
+            classify(404, Some("NoSuchBucket")),
+            S3Error::NoSuchBucket { .. }
+        ));
+        assert!(matches!(
+            classify(503, Some("SlowDown")),
+            S3Error::Other { .. }
+        ));
+        let wrong = classify(301, Some("PermanentRedirect")).to_string();
+        assert!(wrong.starts_with("s3://b/k: wrong region"), "{wrong}");
+        assert!(wrong.contains("AWS_REGION"));
+        assert!(!classify(503, None).is_configuration());
+        assert!(classify(403, None).is_configuration());
+    }
 }
