@@ -488,3 +488,23 @@ fn an_object_deleted_between_list_and_get_fails_with_its_key_and_the_run_goes_on
     assert_eq!(err.exit_code(), 4);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous\n");
 }
+
+#[test]
+fn the_endpoint_can_come_from_aws_endpoint_url_s3_or_aws_endpoint_url() {
+    let m = moto();
+    let bucket = m.bucket("envendpoint");
+    m.upload_tree(&bucket, &fixtures(), "");
+    let tmp = tempfile::tempdir().unwrap();
+    for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
+        let out = tmp.path().join(format!("{var}.csv"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"));
+        m.miner_env(&mut cmd);
+        cmd.env(var, &m.endpoint)
+            .args(["--logs", &format!("s3://{bucket}"), "--date", "2026-03-02"])
+            .arg("--out")
+            .arg(&out);
+        let o = run_cmd(cmd);
+        assert!(o.status.success(), "{var}: {}", stderr(&o));
+        assert!(std::fs::read(&out).unwrap().starts_with(b"path,host,"));
+    }
+}
