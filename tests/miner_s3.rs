@@ -2,7 +2,8 @@
 //! tree in a bucket gives byte-identical lists and the same report figures as the local folder;
 //! listing across pages; narrowing by account/region/load balancer; the list and report round
 //! trip through S3, a failed run leaving the previous S3 list untouched; a missing bucket,
-//! missing credentials and refused credentials as one-line errors with exit code 2; an object
+//! missing, refused credentials and access denied (moto with IAM auth on) as one-line errors
+//! with exit code 2; endpoints from the environment; an object
 //! deleted between listing and reading reported with its key.
 
 mod common;
@@ -384,36 +385,69 @@ fn missing_credentials_are_one_line_and_exit_2() {
     assert!(!out.exists());
 }
 
+/// Creates, on a server with IAM auth on after 3 actions, a user without any policy and a
+/// bucket; returns the user's access key and secret (boto3 from the moto venv).
+fn user_without_permissions(strict: &Moto) -> (String, String) {
+    const SETUP: &str = r#"
+import sys, boto3
+ep = "http://127.0.0.1:" + sys.argv[1]
+iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1")
+iam.create_user(UserName="reader")
+k = iam.create_access_key(UserName="reader")["AccessKey"]
+boto3.client("s3", endpoint_url=ep, region_name="us-east-1").create_bucket(Bucket="denied")
+print(k["AccessKeyId"], k["SecretAccessKey"])
+"#;
+    let mut cmd = Command::new(moto::venv_python());
+    moto::no_aws_env(&mut cmd);
+    cmd.env("AWS_ACCESS_KEY_ID", "setup")
+        .env("AWS_SECRET_ACCESS_KEY", "setup")
+        .args(["-c", SETUP, &strict.port.to_string()]);
+    let o = run_cmd(cmd);
+    assert!(o.status.success(), "IAM setup: {}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut parts = text.split_whitespace();
+    (
+        parts.next().unwrap().to_owned(),
+        parts.next().unwrap().to_owned(),
+    )
+}
+
 #[test]
-fn refused_credentials_are_one_line_and_exit_2() {
+fn refused_credentials_and_access_denied_are_one_line_and_exit_2() {
     moto(); // sets up this process's environment first
-    // A second server with its IAM auth switched on: unknown keys are refused.
-    let strict = moto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "0")]);
+    // A second server with its IAM auth switched on after the 3 setup actions.
+    let strict = moto::start(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+    let (key_id, secret) = user_without_permissions(&strict);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("list.csv");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"));
-    moto::no_aws_env(&mut cmd);
-    cmd.env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000")
-        .env("AWS_SECRET_ACCESS_KEY", "wrong")
-        .args([
-            "--logs",
-            "s3://some-bucket",
-            "--date",
-            "2026-03-02",
-            "--s3-endpoint",
-            &strict.endpoint,
-        ])
-        .arg("--out")
-        .arg(&out);
-    let o = run_cmd(cmd);
+    let mine = |key_id: &str, secret: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"));
+        moto::no_aws_env(&mut cmd);
+        cmd.env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .args(["--logs", "s3://denied", "--date", "2026-03-02"])
+            .args(["--s3-endpoint", &strict.endpoint])
+            .arg("--out")
+            .arg(&out);
+        run_cmd(cmd)
+    };
+
+    // An access key the server does not know.
+    let o = mine("AKIAUNKNOWNKEY000000", "wrong");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("s3://some-bucket/")
-            && (err.contains("credentials refused") || err.contains("access denied")),
+        err.contains("s3://denied/: credentials refused (InvalidAccessKeyId)"),
         "{err}"
     );
+
+    // A known user whom no policy allows s3:ListBucket.
+    let o = mine(&key_id, &secret);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("s3://denied/: access denied"), "{err}");
+    assert!(!out.exists());
 }
 
 /// Deletes one object after the listing, before the scan opens it.
