@@ -20,8 +20,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// Folder laid out like the ALB log bucket: [prefix/]AWSLogs/<account>/elasticloadbalancing/
-    /// <region>/YYYY/MM/DD/<objects>.
+    /// Folder laid out like the ALB log bucket:
+    /// [PREFIX/]AWSLogs/ACCOUNT/elasticloadbalancing/REGION/YYYY/MM/DD/OBJECT.
     #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR", value_parser = LogSource::parse)]
     logs: LogSource,
 

@@ -315,7 +315,7 @@ fn key_for_match(key: &[u8], buf: &mut [u8; 48]) -> usize {
 }
 
 /// Parameters that only identify a campaign or a click; servers answer the same without them.
-const TRACKING_KEYS: &[&[u8]] = &[
+pub const TRACKING_KEYS: &[&[u8]] = &[
     b"gclid",
     b"gclsrc",
     b"dclid",
