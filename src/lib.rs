@@ -4,6 +4,7 @@
 //! source -> decode -> parse -> filter/normalise -> tally -> select -> list.
 
 pub mod alb;
+pub mod check;
 pub mod list;
 pub mod mine;
 pub mod output;
