@@ -26,8 +26,12 @@ fn run(cfg: &CheckConfig, list: &std::path::Path) -> Report {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(check(cfg, &ListSource::File(list.to_path_buf()), &mut |_, _| {}))
-        .expect("the check runs")
+    rt.block_on(check(
+        cfg,
+        &ListSource::File(list.to_path_buf()),
+        &mut |_, _| {},
+    ))
+    .expect("the check runs")
 }
 
 fn list() -> std::path::PathBuf {
@@ -124,7 +128,10 @@ fn regressions_fail_the_gate_and_are_named() {
             r.summary()
         );
         let summary = r.summary();
-        assert!(summary.contains(host) && summary.contains(target), "{summary}");
+        assert!(
+            summary.contains(host) && summary.contains(target),
+            "{summary}"
+        );
         assert!(r.to_json().contains(target));
         assert!(r.to_junit().contains("<failure"));
     }
@@ -145,7 +152,11 @@ fn without_baseline_expected_status_decides() {
     assert!(!r.passed);
     assert_eq!(
         failing(&r),
-        [("api.example.com".into(), "/v1/legacy".into(), vec!["status"])]
+        [(
+            "api.example.com".into(),
+            "/v1/legacy".into(),
+            vec!["status"]
+        )]
     );
 }
 
@@ -186,7 +197,10 @@ fn targets_go_on_the_wire_byte_for_byte_with_host_and_forwarded_headers() {
     let r = run(&config(&green, None), &l);
     assert!(r.passed, "{}", r.summary());
     let a = r.urls[0].green.as_ref().unwrap();
-    assert_eq!(a.location.as_deref(), Some(&*format!("http://echo.invalid{odd}")));
+    assert_eq!(
+        a.location.as_deref(),
+        Some(&*format!("http://echo.invalid{odd}"))
+    );
     let log = green.access_log();
     assert!(log.contains(&format!("GET {odd} HTTP/1.1")), "{log}");
 }
@@ -226,7 +240,12 @@ fn binary_exit_codes_and_reports() {
     let out = Command::new(tester_bin())
         .arg("--list")
         .arg(list())
-        .args(["--endpoint", &green.endpoint(), "--baseline", &blue.endpoint()])
+        .args([
+            "--endpoint",
+            &green.endpoint(),
+            "--baseline",
+            &blue.endpoint(),
+        ])
         .arg("--json")
         .arg(&json)
         .arg("--junit")
@@ -235,8 +254,14 @@ fn binary_exit_codes_and_reports() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("FAILED") && stderr.contains("www.example.com"), "{stderr}");
-    assert!(stderr.contains("/about") && stderr.contains("content_type"), "{stderr}");
+    assert!(
+        stderr.contains("FAILED") && stderr.contains("www.example.com"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/about") && stderr.contains("content_type"),
+        "{stderr}"
+    );
     assert!(stderr.contains("latency ms: p50"), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(j["passed"], false);
@@ -248,11 +273,21 @@ fn binary_exit_codes_and_reports() {
     let out = Command::new(tester_bin())
         .arg("--list")
         .arg(list())
-        .args(["--endpoint", &green.endpoint(), "--baseline", &blue.endpoint()])
+        .args([
+            "--endpoint",
+            &green.endpoint(),
+            "--baseline",
+            &blue.endpoint(),
+        ])
         .args(["--threshold", "90"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Could not run: a missing list, an empty list; both write a failed JSON report.
     let empty = dir.path().join("empty.csv");
@@ -266,7 +301,12 @@ fn binary_exit_codes_and_reports() {
             .arg(&json)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let j: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!(j["passed"], false);
         assert!(j["error"].is_string());

@@ -161,11 +161,11 @@ fn settings(args: &Args, legacy_env: bool) -> Result<(CheckConfig, ListSource), 
 fn write_outputs(args: &Args, report: &Report) -> bool {
     let mut ok = true;
     let mut put = |path: &Option<PathBuf>, text: String| {
-        if let Some(p) = path {
-            if let Err(e) = std::fs::write(p, text) {
-                eprintln!("greenlight-tester: cannot write {}: {e}", p.display());
-                ok = false;
-            }
+        if let Some(p) = path
+            && let Err(e) = std::fs::write(p, text)
+        {
+            eprintln!("greenlight-tester: cannot write {}: {e}", p.display());
+            ok = false;
         }
     };
     put(&args.json, report.to_json());

@@ -75,10 +75,10 @@ pub async fn handle_event(
         }
     };
     tracing::info!(event = ?kind, "{}", report.one_line());
-    if let Some(path) = &opts.json {
-        if let Err(e) = std::fs::write(path, report.to_json()) {
-            tracing::warn!("cannot write {}: {e}", path.display());
-        }
+    if let Some(path) = &opts.json
+        && let Err(e) = std::fs::write(path, report.to_json())
+    {
+        tracing::warn!("cannot write {}: {e}", path.display());
     }
     let code = if report.error.is_some() {
         2

@@ -148,7 +148,7 @@ impl CheckConfig {
                 "concurrency must be at least 1".into(),
             ));
         }
-        if self.probe.rps.is_some_and(|r| !(r > 0.0)) {
+        if self.probe.rps.is_some_and(|r| r.is_nan() || r <= 0.0) {
             return Err(CheckError::Settings("rps must be above 0".into()));
         }
         Ok(())

@@ -73,11 +73,11 @@ impl Endpoint {
     /// Builds the absolute URI used to pick the connection; the request line carries only
     /// `target` (origin-form), unchanged.
     pub fn uri_for(&self, target: &str) -> Result<Uri, http::Error> {
-        Ok(Uri::builder()
+        Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
             .path_and_query(target)
-            .build()?)
+            .build()
     }
 }
 

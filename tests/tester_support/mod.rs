@@ -64,7 +64,8 @@ impl Nginx {
             std::fs::create_dir_all(dir.path().join("logs")).expect("logs dir");
             let site_path = dir.path().join("site.conf");
             std::fs::write(&site_path, site.replace("@PORT@", &port.to_string())).expect("site");
-            let main = std::fs::read_to_string(fixtures().join("main.conf.in")).expect("main.conf.in");
+            let main =
+                std::fs::read_to_string(fixtures().join("main.conf.in")).expect("main.conf.in");
             let main = main
                 .replace("@DIR@", &d)
                 .replace("@PORT@", &port.to_string())
@@ -318,7 +319,10 @@ pub fn aws_test_env() -> Vec<(&'static str, String)> {
         ("AWS_REGION", "eu-west-1".into()),
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ("AWS_CONFIG_FILE", "/nonexistent/greenlight-test".into()),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/greenlight-test".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/greenlight-test".into(),
+        ),
         ("AWS_MAX_ATTEMPTS", "1".into()),
     ]
 }
