@@ -19,7 +19,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = args.next().unwrap_or_else(|| "18080".into()).parse()?;
     let delay = Duration::from_millis(args.next().unwrap_or_else(|| "20".into()).parse()?);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    eprintln!("slow_backend on 127.0.0.1:{port}, {} ms per answer", delay.as_millis());
+    eprintln!(
+        "slow_backend on 127.0.0.1:{port}, {} ms per answer",
+        delay.as_millis()
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {

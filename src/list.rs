@@ -258,7 +258,8 @@ fn parse_entry(
 
 /// Checks that `raw` is an origin-form request-target (`/path[?query]`) the tester may send as
 /// it is: starts with `/`, only visible ASCII (no control bytes, space, DEL, bytes >= 0x80),
-/// no `#`. Returns the reason when it is not. Absolute URLs (`http://...`), `*` and anything
+/// no `#`, nothing the HTTP stack would have to re-encode (`<`, `>`, ...). Returns the reason
+/// when it is not. Absolute URLs (`http://...`), `*` and anything
 /// else not starting with `/` are refused here, so a list can never send the tester elsewhere.
 pub fn check_origin_form(raw: &[u8]) -> Result<String, &'static str> {
     if raw.is_empty() {
@@ -283,6 +284,11 @@ pub fn check_origin_form(raw: &[u8]) -> Result<String, &'static str> {
     }
     if raw.contains(&b'#') {
         return Err("fragment");
+    }
+    // What the HTTP stack cannot put in a request line as it is (`<`, `>`, and a backtick in
+    // the path; `"`, `<`, `>` in the query): refused rather than silently re-encoded.
+    if http::uri::PathAndQuery::try_from(raw).is_err() {
+        return Err("not_sendable");
     }
     // Only visible ASCII is left, so this cannot fail.
     String::from_utf8(raw.to_vec()).map_err(|_| "non_ascii_or_space")
@@ -364,6 +370,13 @@ mod read_tests {
         let l = read_list(csv.as_bytes()).unwrap();
         assert_eq!(l.entries.len(), 1);
         assert_eq!(l.entries[0].expected_status, Some(200));
+    }
+
+    #[test]
+    fn unsendable_targets_are_rejected() {
+        assert_eq!(check_origin_form(b"/q?a=<script>"), Err("not_sendable"));
+        assert_eq!(check_origin_form(b"/a`b"), Err("not_sendable"));
+        assert!(check_origin_form(b"/a{b}|c^d\\e[f]?g=`{}").is_ok());
     }
 
     #[test]
