@@ -51,6 +51,13 @@ echo "== greenlight-tester: $urls URLs, default settings, backend ${delay} ms be
 /usr/bin/time -f 'wall %e s, cpu %U s user + %S s sys, peak rss %M KB' \
   target/release/greenlight-tester --list "$work/list.csv" --endpoint "http://127.0.0.1:$front" \
   --json "$work/report.json" 2>&1 | grep -vE '^\s+(list|blue)' || true
+echo "== the same with --concurrency 64, and with --baseline (the same nginx as blue: 3 requests per URL)"
+for extra in "--concurrency 64" "--concurrency 64 --baseline http://127.0.0.1:$front"; do
+  # shellcheck disable=SC2086
+  /usr/bin/time -f 'wall %e s, cpu %U s user + %S s sys, peak rss %M KB' \
+    target/release/greenlight-tester --list "$work/list.csv" --endpoint "http://127.0.0.1:$front" \
+    $extra 2>&1 | grep -E 'PASSED|FAILED|URLs in|wall' || true
+done
 echo "== wrk on the same nginx (16 connections = the tester's default concurrency, then 64)"
 for c in 16 64; do
   wrk -t2 -c"$c" -d10s "http://127.0.0.1:$front/item/1" | grep -E 'Requests/sec|Latency|requests in'
