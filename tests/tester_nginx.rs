@@ -169,7 +169,7 @@ fn unstable_status_is_noisy_and_not_counted() {
     let blue = support::Recorder::start(move |r| {
         if r.path == "/flaky" {
             let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let status = if i % 2 == 0 { 200 } else { 503 };
+            let status = if i.is_multiple_of(2) { 200 } else { 503 };
             support::Canned::new(status, "ok\n").header("content-type", "text/plain")
         } else {
             support::Canned::new(200, "home\n").header("content-type", "text/plain")
