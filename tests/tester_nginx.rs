@@ -343,3 +343,53 @@ fn green_down_fails_the_gate() {
     assert!(!r.passed);
     assert_eq!(r.counts["error"], 16);
 }
+
+/// Every listed URL, one at a time: green is blue plus a server-level rule that changes only
+/// that URL (its status; its body, or for redirects its target). The gate fails every time and
+/// names exactly that URL on that virtual host (except a body change on the timestamped page,
+/// whose body is never stable).
+#[test]
+fn a_regression_on_any_listed_url_is_caught() {
+    let blue = Nginx::start(&blue_site());
+    let list_text = std::fs::read_to_string(list()).unwrap();
+    let urls: Vec<(String, String, u16)> = list_text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].to_string(), f[0].to_string(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(urls.len(), 16);
+    for (host, target, status) in &urls {
+        let change = if (300..400).contains(status) {
+            format!("return {status} /regressed;")
+        } else {
+            "return 200 \"regressed\\n\";".to_string()
+        };
+        for (kind, rule) in [("status", "return 418;".to_string()), ("content", change)] {
+            let anchor = format!("server_name {host};");
+            let site = blue_with(
+                &anchor,
+                &format!("{anchor}\n    if ($request_uri = \"{target}\") {{ {rule} }}"),
+            );
+            let green = Nginx::start(&site);
+            let r = run(&config(&green, Some(&blue)), &list());
+            if kind == "content" && target == "/now" {
+                // Its body changes on every request (a timestamp): not comparable, by design.
+                assert!(r.passed, "{}", r.summary());
+                continue;
+            }
+            assert!(!r.passed, "{kind} on {host}{target}: {}", r.summary());
+            let f = failing(&r);
+            assert_eq!(f.len(), 1, "{kind} on {host}{target}: {f:?}");
+            assert_eq!((&f[0].0, &f[0].1), (host, target));
+            let summary = r.summary();
+            assert!(summary.contains(&format!("    {host}\n")), "{summary}");
+            assert!(
+                summary.contains(&format!("        {target}  ")),
+                "{summary}"
+            );
+        }
+    }
+}
