@@ -161,6 +161,18 @@ pub fn read_list<R: std::io::Read>(input: R) -> Result<ReadList, ReadError> {
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         if first {
             first = false;
+            // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
+            if record
+                .get(0)
+                .is_some_and(|f| f.starts_with(b"\xef\xbb\xbf"))
+            {
+                let fields: Vec<Vec<u8>> = record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| if i == 0 { f[3..].to_vec() } else { f.to_vec() })
+                    .collect();
+                record = csv::ByteRecord::from(fields);
+            }
             if record.iter().any(|f| f == b"path") {
                 cols = Some(Columns::from_header(&record)?);
                 out.format = Some(ListFormat::Full);
@@ -377,6 +389,15 @@ mod read_tests {
         assert_eq!(check_origin_form(b"/q?a=<script>"), Err("not_sendable"));
         assert_eq!(check_origin_form(b"/a`b"), Err("not_sendable"));
         assert!(check_origin_form(b"/a{b}|c^d\\e[f]?g=`{}").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let l = read_list("\u{feff}path,host\n/x,a.example\n".as_bytes()).unwrap();
+        assert_eq!(l.format, Some(ListFormat::Full));
+        assert_eq!(l.entries[0].host.as_deref(), Some("a.example"));
+        let l = read_list("\u{feff}/x\n".as_bytes()).unwrap();
+        assert_eq!(l.entries[0].target, "/x");
     }
 
     #[test]
