@@ -16,8 +16,13 @@
 //!
 //! [`mine::run::run`] does one run end to end and returns a [`mine::report::RunReport`].
 //! [`synth`] writes deterministic synthetic log trees for fixtures, tests and benchmarks.
+//!
+//! The tester ([`check`], `greenlight-tester`) replays that list against the green listener,
+//! compares with blue, and gates the release:
+//! list -> probes -> verdicts -> gate -> report -> release hook.
 
 pub mod alb;
+pub mod check;
 pub mod list;
 pub mod mine;
 pub mod output;
