@@ -1,9 +1,28 @@
-//! greenlight: keeps legacy web servers safe during blue/green releases.
+//! greenlight keeps legacy web servers safe during blue/green releases.
 //!
-//! The miner turns ALB access logs into `acceptance_url_list.csv`:
-//! source -> decode -> parse -> filter/normalise -> tally -> select -> list.
+//! A nightly job (`greenlight-miner`) turns the ALB access logs of a day into
+//! `acceptance_url_list.csv`, the real URLs a release hook replays against the new (green)
+//! tasks before traffic moves. The library is usable on its own; the binaries only parse flags
+//! and call it.
+//!
+//! The miner's data flows one way, one module per stage:
+//!
+//! ```text
+//! source (list a day's objects by key) -> mine::scan (gunzip stream, split lines, in parallel)
+//!   -> alb::parse (line -> AlbRecord, borrowed) -> mine::filter + mine::normalize (replayable?
+//!   which URL?) -> mine::tally (per-URL counts, per thread, merged once) -> mine::select
+//!   -> list (CSV) -> output (atomic write)
+//! ```
+//!
+//! [`mine::run::run`] does one run end to end and returns a [`mine::report::RunReport`].
+//! [`synth`] writes deterministic synthetic log trees for fixtures, tests and benchmarks.
+//!
+//! The tester ([`check`], `greenlight-tester`) replays that list against the green listener,
+//! compares with blue, and gates the release:
+//! list -> probes -> verdicts -> gate -> report -> release hook.
 
 pub mod alb;
+pub mod check;
 pub mod list;
 pub mod mine;
 pub mod output;

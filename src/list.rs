@@ -87,3 +87,322 @@ pub fn write_list<W: Write>(
     w.flush()?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reading (the tester)
+// ---------------------------------------------------------------------------------------------
+
+/// One URL of the list as the tester replays it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListEntry {
+    /// 1-based line number in the list (for reports).
+    pub line: u64,
+    /// The request-target, byte for byte as listed (checked to be origin-form ASCII).
+    pub target: String,
+    /// `Host` to send; `None` in the `paths` format (the endpoint's own authority is sent).
+    pub host: Option<String>,
+    /// The status production answered; `None` when the list has no such column.
+    pub expected_status: Option<u16>,
+    /// `http` or `https` as the clients used it; `None` when not listed.
+    pub scheme: Option<String>,
+    /// The most common user agent, when a later miner lists it (column `agent` or
+    /// `user_agent`).
+    pub agent: Option<String>,
+    /// Requests seen, when listed.
+    pub hits: Option<u64>,
+}
+
+/// A list line the tester refuses to replay.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// Why it was refused.
+    pub reason: &'static str,
+    /// The offending value, with non-printable bytes escaped (`\xHH`), cut to 200 bytes.
+    pub value: String,
+}
+
+/// The list as read: the URLs to replay and the lines refused.
+#[derive(Debug, Clone, Default)]
+pub struct ReadList {
+    /// Which format was recognised.
+    pub format: Option<ListFormat>,
+    /// URLs to replay, in list order.
+    pub entries: Vec<ListEntry>,
+    /// Lines refused (not origin-form, bad host, bad status ...).
+    pub rejected: Vec<RejectedLine>,
+}
+
+/// Why a list could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The CSV itself is broken (or the bytes could not be read).
+    #[error("the list is not readable CSV: {0}")]
+    Csv(#[from] csv::Error),
+    /// A header row without a `path` column.
+    #[error("the list's header has no `path` column")]
+    NoPathColumn,
+}
+
+/// Reads a list in either format. The full format is recognised by a header row holding a
+/// `path` column (columns are looked up by name; unknown columns are ignored); otherwise every
+/// line's first field is a path (`paths` format, no header).
+pub fn read_list<R: std::io::Read>(input: R) -> Result<ReadList, ReadError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let mut out = ReadList::default();
+    let mut cols: Option<Columns> = None;
+    let mut record = csv::ByteRecord::new();
+    let mut first = true;
+    while rdr.read_byte_record(&mut record)? {
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if first {
+            first = false;
+            // A UTF-8 byte order mark (spreadsheet exports) is not part of the first name.
+            if record
+                .get(0)
+                .is_some_and(|f| f.starts_with(b"\xef\xbb\xbf"))
+            {
+                let fields: Vec<Vec<u8>> = record
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| if i == 0 { f[3..].to_vec() } else { f.to_vec() })
+                    .collect();
+                record = csv::ByteRecord::from(fields);
+            }
+            if record.iter().any(|f| f == b"path") {
+                cols = Some(Columns::from_header(&record)?);
+                out.format = Some(ListFormat::Full);
+                continue;
+            }
+            out.format = Some(ListFormat::Paths);
+        }
+        if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+            continue; // a blank line
+        }
+        match parse_entry(&record, cols.as_ref(), line) {
+            Ok(e) => out.entries.push(e),
+            Err(r) => out.rejected.push(r),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct Columns {
+    path: usize,
+    host: Option<usize>,
+    expected_status: Option<usize>,
+    scheme: Option<usize>,
+    agent: Option<usize>,
+    hits: Option<usize>,
+}
+
+impl Columns {
+    fn from_header(h: &csv::ByteRecord) -> Result<Self, ReadError> {
+        let find = |name: &[u8]| h.iter().position(|f| f == name);
+        Ok(Columns {
+            path: find(b"path").ok_or(ReadError::NoPathColumn)?,
+            host: find(b"host"),
+            expected_status: find(b"expected_status"),
+            scheme: find(b"scheme"),
+            agent: find(b"agent").or_else(|| find(b"user_agent")),
+            hits: find(b"hits"),
+        })
+    }
+}
+
+fn parse_entry(
+    r: &csv::ByteRecord,
+    cols: Option<&Columns>,
+    line: u64,
+) -> Result<ListEntry, RejectedLine> {
+    let reject = |reason: &'static str, value: &[u8]| RejectedLine {
+        line,
+        reason,
+        value: escape_bytes(value),
+    };
+    let field = |i: Option<usize>| i.and_then(|i| r.get(i)).filter(|f| !f.is_empty());
+    let path_idx = cols.map_or(0, |c| c.path);
+    let raw = r.get(path_idx).unwrap_or_default();
+    let target = check_origin_form(raw).map_err(|why| reject(why, raw))?;
+    let mut entry = ListEntry {
+        line,
+        target,
+        host: None,
+        expected_status: None,
+        scheme: None,
+        agent: None,
+        hits: None,
+    };
+    let Some(c) = cols else { return Ok(entry) };
+    if let Some(h) = field(c.host) {
+        entry.host = Some(check_host(h).map_err(|why| reject(why, h))?);
+    }
+    if let Some(s) = field(c.expected_status) {
+        let code = std::str::from_utf8(s)
+            .ok()
+            .and_then(|s| s.trim().parse::<u16>().ok())
+            .filter(|c| (100..=599).contains(c))
+            .ok_or_else(|| reject("bad_expected_status", s))?;
+        entry.expected_status = Some(code);
+    }
+    if let Some(s) = field(c.scheme) {
+        match s {
+            b"http" | b"https" => entry.scheme = Some(String::from_utf8_lossy(s).into_owned()),
+            _ => return Err(reject("bad_scheme", s)),
+        }
+    }
+    if let Some(a) = field(c.agent) {
+        // An agent goes into a header: printable ASCII only, else it is left out.
+        if a.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+            entry.agent = Some(String::from_utf8_lossy(a).into_owned());
+        }
+    }
+    entry.hits = field(c.hits)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(|h| h.trim().parse().ok());
+    Ok(entry)
+}
+
+/// Checks that `raw` is an origin-form request-target (`/path[?query]`) the tester may send as
+/// it is: starts with `/`, only visible ASCII (no control bytes, space, DEL, bytes >= 0x80),
+/// no `#`, nothing the HTTP stack would have to re-encode (`<`, `>`, ...). Returns the reason
+/// when it is not. Absolute URLs (`http://...`), `*` and anything
+/// else not starting with `/` are refused here, so a list can never send the tester elsewhere.
+pub fn check_origin_form(raw: &[u8]) -> Result<String, &'static str> {
+    if raw.is_empty() {
+        return Err("empty_path");
+    }
+    if raw[0] != b'/' {
+        return Err(if raw.windows(3).any(|w| w == b"://") {
+            "absolute_url"
+        } else {
+            "not_origin_form"
+        });
+    }
+    if raw.len() > 8192 {
+        return Err("too_long");
+    }
+    if let Some(&b) = raw.iter().find(|&&b| !(0x21..0x7f).contains(&b)) {
+        return Err(if b < 0x20 || b == 0x7f {
+            "control_byte"
+        } else {
+            "non_ascii_or_space"
+        });
+    }
+    if raw.contains(&b'#') {
+        return Err("fragment");
+    }
+    // What the HTTP stack cannot put in a request line as it is (`<`, `>`, and a backtick in
+    // the path; `"`, `<`, `>` in the query): refused rather than silently re-encoded.
+    if http::uri::PathAndQuery::try_from(raw).is_err() {
+        return Err("not_sendable");
+    }
+    // Only visible ASCII is left, so this cannot fail.
+    String::from_utf8(raw.to_vec()).map_err(|_| "non_ascii_or_space")
+}
+
+fn check_host(raw: &[u8]) -> Result<String, &'static str> {
+    let ok = raw.len() <= 300
+        && raw.iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']')
+        });
+    if !ok {
+        return Err("bad_host");
+    }
+    Ok(String::from_utf8_lossy(raw).to_ascii_lowercase())
+}
+
+/// Escapes bytes that are not printable ASCII as `\xHH`, cut to 200 input bytes.
+pub fn escape_bytes(raw: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in raw.iter().take(200) {
+        if (0x20..0x7f).contains(&b) && b != b'\\' {
+            s.push(b as char);
+        } else {
+            let _ = write!(s, "\\x{b:02x}");
+        }
+    }
+    if raw.len() > 200 {
+        s.push_str("...");
+    }
+    s
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn full_format_by_column_name_with_extra_columns() {
+        let csv = "host,path,stratum,expected_status,hits,scheme\n\
+                   WWW.example.com,/a//b/../c?x=%zz,hot,301,5,https\n\
+                   shop.example.com:8443,/,cold,,,\n";
+        let l = read_list(csv.as_bytes()).unwrap();
+        assert_eq!(l.format, Some(ListFormat::Full));
+        assert!(l.rejected.is_empty(), "{:?}", l.rejected);
+        assert_eq!(l.entries[0].target, "/a//b/../c?x=%zz");
+        assert_eq!(l.entries[0].host.as_deref(), Some("www.example.com"));
+        assert_eq!(l.entries[0].expected_status, Some(301));
+        assert_eq!(l.entries[0].scheme.as_deref(), Some("https"));
+        assert_eq!(l.entries[0].hits, Some(5));
+        assert_eq!(l.entries[1].host.as_deref(), Some("shop.example.com:8443"));
+        assert_eq!(l.entries[1].expected_status, None);
+    }
+
+    #[test]
+    fn paths_format_and_rejections() {
+        let csv = "/ok\nhttp://evil.example/x\nrelative\n\"/ctl\x01\"\n/frag#x\n*\n\n/sp ace\n";
+        let l = read_list(csv.as_bytes()).unwrap();
+        assert_eq!(l.format, Some(ListFormat::Paths));
+        assert_eq!(l.entries.len(), 1);
+        let reasons: Vec<_> = l.rejected.iter().map(|r| r.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                "absolute_url",
+                "not_origin_form",
+                "control_byte",
+                "fragment",
+                "not_origin_form",
+                "non_ascii_or_space"
+            ]
+        );
+        assert_eq!(l.rejected[2].value, "/ctl\\x01");
+        assert_eq!(l.rejected[0].line, 2);
+    }
+
+    #[test]
+    fn writer_output_reads_back() {
+        let csv = format!("{}\n/x,a.example,200,3,http,200:3,1.0\n", HEADER.join(","));
+        let l = read_list(csv.as_bytes()).unwrap();
+        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.entries[0].expected_status, Some(200));
+    }
+
+    #[test]
+    fn unsendable_targets_are_rejected() {
+        assert_eq!(check_origin_form(b"/q?a=<script>"), Err("not_sendable"));
+        assert_eq!(check_origin_form(b"/a`b"), Err("not_sendable"));
+        assert!(check_origin_form(b"/a{b}|c^d\\e[f]?g=`{}").is_ok());
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let l = read_list("\u{feff}path,host\n/x,a.example\n".as_bytes()).unwrap();
+        assert_eq!(l.format, Some(ListFormat::Full));
+        assert_eq!(l.entries[0].host.as_deref(), Some("a.example"));
+        let l = read_list("\u{feff}/x\n".as_bytes()).unwrap();
+        assert_eq!(l.entries[0].target, "/x");
+    }
+
+    #[test]
+    fn bad_host_is_rejected() {
+        let l = read_list("path,host\n/x,evil/x@y\n".as_bytes()).unwrap();
+        assert_eq!(l.rejected[0].reason, "bad_host");
+    }
+}

@@ -6,7 +6,7 @@ mod common;
 use chrono::NaiveDate;
 use common::Line;
 use greenlight::alb::parse_line;
-use greenlight::mine::filter::{HostPattern, Policy, Reject, StatusSet};
+use greenlight::mine::filter::{HostPattern, Policy, Reject, Scratch, StatusSet};
 
 fn policy() -> Policy {
     Policy::for_day(NaiveDate::from_ymd_opt(2026, 3, 2).unwrap())
@@ -16,9 +16,9 @@ fn policy() -> Policy {
 fn judge_with(p: &Policy, line: &Line) -> Result<String, Reject> {
     let text = line.text();
     let rec = parse_line(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let mut key = Vec::new();
-    p.admit(&rec, &mut key)?;
-    Ok(String::from_utf8(key).unwrap())
+    let mut scratch = Scratch::default();
+    p.admit(&rec, &mut scratch)?;
+    Ok(String::from_utf8(scratch.url).unwrap())
 }
 
 fn judge(line: &Line) -> Result<String, Reject> {
@@ -215,6 +215,25 @@ fn health_checkers_and_monitors_are_left_out() {
     assert_eq!(judge_with(&p, &Line::base().agent(bot)), Err(Reject::Agent));
     p.clear_excluded_agents();
     assert!(judge_with(&p, &Line::base().agent("ELB-HealthChecker/2.0")).is_ok());
+}
+
+#[test]
+fn agent_verdicts_are_remembered_per_agent_not_per_line() {
+    // One scratch across lines, as a scan thread uses it: each agent keeps its own verdict.
+    let p = policy();
+    let mut scratch = Scratch::default();
+    let lines = [
+        ("ELB-HealthChecker/2.0", false),
+        ("Mozilla/5.0", true),
+        ("ELB-HealthChecker/2.0", false),
+        ("Mozilla/5.0", true),
+        ("kube-probe/1.30", false),
+    ];
+    for (ua, admitted) in lines {
+        let text = Line::base().agent(ua).text();
+        let rec = parse_line(text.as_bytes()).unwrap();
+        assert_eq!(p.admit(&rec, &mut scratch).is_ok(), admitted, "{ua}");
+    }
 }
 
 #[test]

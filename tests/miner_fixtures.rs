@@ -154,6 +154,16 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
             .sum();
         assert_eq!(lines["unusual_field_counts"].as_u64().unwrap(), unusual);
         assert!(unusual > 0);
+        let trailing: u64 = field_counts
+            .iter()
+            .filter(|(k, _)| k.as_str() > "34")
+            .map(|(_, v)| v)
+            .sum();
+        assert!(trailing > 0);
+        assert_eq!(
+            lines["with_unknown_trailing_fields"].as_u64().unwrap(),
+            trailing
+        );
     }
 }
 

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[command(version, about)]
 struct Args {
     /// The ALB log bucket, `s3://bucket[/prefix]`, or a folder laid out like it:
-    /// [prefix/]AWSLogs/<account>/elasticloadbalancing/<region>/YYYY/MM/DD/<objects>.
+    /// [PREFIX/]AWSLogs/ACCOUNT/elasticloadbalancing/REGION/YYYY/MM/DD/OBJECT.
     #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR|s3://BUCKET[/PREFIX]", value_parser = LogSource::parse)]
     logs: LogSource,
 

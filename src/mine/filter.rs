@@ -234,8 +234,8 @@ impl Policy {
     }
 
     /// Runs every check on `rec` in [`Reject`]'s order. On success the normalised URL is in
-    /// `scratch` (see [`Normalized`]), which is reused from line to line.
-    pub fn admit(&self, rec: &AlbRecord<'_>, scratch: &mut Vec<u8>) -> Result<Normalized, Reject> {
+    /// `scratch.url` (see [`Normalized`]). One [`Scratch`] per thread, reused from line to line.
+    pub fn admit(&self, rec: &AlbRecord<'_>, scratch: &mut Scratch) -> Result<Normalized, Reject> {
         if rec.date_bytes() != self.day {
             return Err(Reject::OtherDay);
         }
@@ -267,18 +267,21 @@ impl Policy {
             return Err(Reject::Severe);
         }
         let url = rec.request.url.decode();
-        let n = normalize(&url, &self.normalize, scratch)?;
+        let n = normalize(&url, &self.normalize, &mut scratch.url)?;
         if n.host_kind == HostKind::IpLiteral {
             return Err(Reject::HostIpLiteral);
         }
-        let host = n.host_name(scratch);
+        let host = n.host_name(&scratch.url);
         if is_alb_name(host) {
             return Err(Reject::HostAlbName);
         }
         if !self.hosts.is_empty() && !self.hosts.iter().any(|p| p.matches(host)) {
             return Err(Reject::HostNotAllowed);
         }
-        if self.excluded_agents.matches(rec.user_agent.raw()) {
+        if scratch
+            .agents
+            .is_excluded(&self.excluded_agents, rec.user_agent.raw())
+        {
             return Err(Reject::Agent);
         }
         if n.has_credential {
@@ -302,6 +305,41 @@ impl Policy {
     /// The user-agent substrings left out.
     pub fn excluded_agents(&self) -> &[String] {
         &self.excluded_agents.patterns
+    }
+}
+
+/// A thread's reusable state for [`Policy::admit`]. Belongs to one policy: create a new one
+/// when the policy changes.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// The normalised URL of the last admitted request (`host SP request-target`).
+    pub url: Vec<u8>,
+    agents: AgentVerdicts,
+}
+
+/// Verdicts on user agents already seen by this thread. A day's traffic comes from a few
+/// thousand distinct agents, so most lines cost one hash lookup instead of a scan of the agent
+/// for every pattern. Bounded: agents are attacker-chosen, and past the bound the patterns are
+/// simply matched again.
+#[derive(Debug, Default)]
+struct AgentVerdicts {
+    seen: std::collections::HashMap<Box<[u8]>, bool, foldhash::fast::RandomState>,
+}
+
+/// Most agents remembered per thread (and longest agent remembered): a few MB at most.
+const AGENT_CACHE_ENTRIES: usize = 8192;
+const AGENT_CACHE_MAX_LEN: usize = 512;
+
+impl AgentVerdicts {
+    fn is_excluded(&mut self, patterns: &AgentPatterns, agent: &[u8]) -> bool {
+        if let Some(&verdict) = self.seen.get(agent) {
+            return verdict;
+        }
+        let verdict = patterns.matches(agent);
+        if self.seen.len() < AGENT_CACHE_ENTRIES && agent.len() <= AGENT_CACHE_MAX_LEN {
+            self.seen.insert(agent.into(), verdict);
+        }
+        verdict
     }
 }
 

@@ -5,8 +5,10 @@
 //!   in `Host`.
 //! - Path and query stay byte-for-byte as the client sent them (`//`, `../`, invalid `%` escapes
 //!   included). Only bytes that cannot stand in a request-target are percent-encoded, upper-case:
-//!   space, `"`, control bytes, DEL and bytes >= 0x80, plus `#`, which any HTTP client would take
-//!   for the start of a fragment and silently cut off.
+//!   space, `"`, `<`, `>`, `` ` ``, control bytes, DEL and bytes >= 0x80 (what HTTP stacks
+//!   refuse in a request line), plus `#`, which any HTTP client would take for the start of a
+//!   fragment and silently cut off. A request-target longer than [`MAX_TARGET`] bytes is not
+//!   listed (`BadUrl`): the tester refuses such lines, and no real page needs one.
 //! - Tracking parameters (`utm_*`, `gclid`, `fbclid`, ...) are dropped unless asked to keep them:
 //!   they never change what a server answers, and they would split one URL into many.
 //! - A URL carrying something that looks like a credential (a query key such as `token`,
@@ -51,6 +53,9 @@ pub enum HostKind {
     /// An IPv4 literal (in any of the forms a URL parser accepts) or a bracketed IPv6 literal.
     IpLiteral,
 }
+
+/// The longest request-target listed, in bytes (the tester's limit).
+pub const MAX_TARGET: usize = 8192;
 
 /// A normalised URL; its bytes are in the scratch buffer passed to [`normalize`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,6 +173,9 @@ pub fn normalize(
             scratch.pop();
         }
     }
+    if scratch.len() - host_len - 1 > MAX_TARGET {
+        return Err(Reject::BadUrl);
+    }
     Ok(Normalized {
         scheme,
         port,
@@ -281,7 +289,7 @@ fn push_decimal(out: &mut Vec<u8>, v: u16) {
 fn push_encoded(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in bytes {
-        if b <= 0x20 || b >= 0x7f || b == b'"' || b == b'#' {
+        if b <= 0x20 || b >= 0x7f || matches!(b, b'"' | b'#' | b'<' | b'>' | b'`') {
             out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
         } else {
             out.push(b);
@@ -315,7 +323,7 @@ fn key_for_match(key: &[u8], buf: &mut [u8; 48]) -> usize {
 }
 
 /// Parameters that only identify a campaign or a click; servers answer the same without them.
-const TRACKING_KEYS: &[&[u8]] = &[
+pub const TRACKING_KEYS: &[&[u8]] = &[
     b"gclid",
     b"gclsrc",
     b"dclid",
@@ -466,6 +474,21 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.target(&s), b"/caf%C3%A9%20x%22y%23z%01%7F?q=%FF");
+        let n = normalize(
+            b"http://e.com/a<b>`c{d}|e^f\\g?h=<i>",
+            &NormalizeOptions::default(),
+            &mut s,
+        )
+        .unwrap();
+        assert_eq!(n.target(&s), b"/a%3Cb%3E%60c{d}|e^f\\g?h=%3Ci%3E");
+    }
+
+    #[test]
+    fn overlong_targets_are_not_listed() {
+        let ok = format!("http://e.com/{}", "a".repeat(MAX_TARGET - 1));
+        assert!(norm(&ok).is_ok());
+        let long = format!("http://e.com/{}", "a".repeat(MAX_TARGET));
+        assert_eq!(norm(&long).unwrap_err(), Reject::BadUrl);
     }
 
     #[test]

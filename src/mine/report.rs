@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::filter::Reject;
 use super::scan::{FIELD_COUNT_SLOTS, LineError, ObjectFailure, ScanStats};
-use crate::alb::record::{KNOWN_LAYOUTS, MIN_FIELDS};
+use crate::alb::record::{KNOWN_FIELDS, KNOWN_LAYOUTS, MIN_FIELDS};
 use crate::source::Listing;
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,6 +70,8 @@ pub struct LinesReport {
     /// Parsed lines whose field count is not a layout AWS has written (a format change shows up
     /// here first).
     pub unusual_field_counts: u64,
+    /// Parsed lines with fields after the last one greenlight knows (ignored, counted).
+    pub with_unknown_trailing_fields: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -137,6 +139,7 @@ impl RunReport {
         let parse_errors = stats.parse_error_lines();
         let mut field_counts = BTreeMap::new();
         let mut unusual = 0;
+        let mut trailing = 0;
         for (count, &n) in stats
             .field_counts
             .iter()
@@ -152,6 +155,9 @@ impl RunReport {
             if count < MIN_FIELDS || !KNOWN_LAYOUTS.contains(&count) {
                 unusual += n;
             }
+            if count > KNOWN_FIELDS {
+                trailing += n;
+            }
         }
         self.lines = LinesReport {
             total: stats.lines,
@@ -164,6 +170,7 @@ impl RunReport {
             rejected_examples: stats.parse_error_examples.clone(),
             field_counts,
             unusual_field_counts: unusual,
+            with_unknown_trailing_fields: trailing,
         };
         self.requests = RequestsReport {
             kept: stats.kept,
@@ -240,7 +247,10 @@ impl RunReport {
                 .collect::<Vec<_>>()
                 .join(" "),
             if l.unusual_field_counts > 0 {
-                format!(" ({} lines with an unusual count)", l.unusual_field_counts)
+                format!(
+                    " ({} lines with an unusual count, {} with unknown trailing fields)",
+                    l.unusual_field_counts, l.with_unknown_trailing_fields
+                )
             } else {
                 String::new()
             }

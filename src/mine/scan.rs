@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use crate::alb::parse_line;
 use crate::source::LogObject;
 
-use super::filter::{Policy, Reject};
+use super::filter::{Policy, Reject, Scratch};
 use super::tally::{Tally, seconds_to_us};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
@@ -157,7 +157,7 @@ struct Worker<'p> {
     tally: Tally,
     stats: ScanStats,
     buf: Vec<u8>,
-    key: Vec<u8>,
+    scratch: Scratch,
 }
 
 /// Scans `objects` in parallel on the current rayon pool. `on_object_done` is called after each
@@ -220,7 +220,7 @@ impl<'p> Worker<'p> {
             tally: Tally::default(),
             stats: ScanStats::default(),
             buf: Vec::new(),
-            key: Vec::with_capacity(512),
+            scratch: Scratch::default(),
         }
     }
 
@@ -362,14 +362,15 @@ impl<'p> Worker<'p> {
             }
         };
         self.stats.field_counts[rec.field_count.min(FIELD_COUNT_SLOTS - 1)] += 1;
-        match self.policy.admit(&rec, &mut self.key) {
+        match self.policy.admit(&rec, &mut self.scratch) {
             Ok(url) => {
                 self.stats.kept += 1;
                 self.stats.tracking_removed += u64::from(url.tracking_removed);
                 // `admit` guarantees a status (the Status check needs one).
                 let status = rec.elb_status_code.unwrap_or_default();
                 let target_us = seconds_to_us(rec.target_processing_time);
-                self.tally.record(&self.key, &url, status, target_us);
+                self.tally
+                    .record(&self.scratch.url, &url, status, target_us);
             }
             Err(reason) => self.stats.rejected[reason as usize] += 1,
         }

@@ -1,0 +1,302 @@
+//! The tester: replays the acceptance list against the green listener (and the blue one when a
+//! baseline is given), judges every URL and applies the release gate.
+//!
+//! ```text
+//! ListSource -> list::read_list -> bounded concurrent probes (probe) -> per-URL verdict (verdict)
+//!            -> gate (threshold) -> Report (report) -> release hook status (hooks) -> exit code
+//! ```
+//!
+//! [`check`] is the whole run as a library call; `greenlight-tester` only parses flags and calls
+//! it. Any error before the gate (list unreadable, empty, bad settings) is a [`CheckError`];
+//! callers turn it into a failed report ([`report::Report::failed`]) so release hooks fail
+//! closed.
+
+pub mod hooks;
+pub mod lambda;
+pub mod probe;
+pub mod report;
+pub mod verdict;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::list::{ListEntry, ReadList, read_list};
+use probe::{Answer, Endpoint, ProbeError, ProbeSettings, Prober};
+use report::{Report, UrlResult};
+use verdict::{LocationContext, Outcome, UrlVerdict};
+
+/// Default `--concurrency`: requests in flight per listener. Modest, because the green tasks
+/// are production-sized and blue is serving real traffic at the same time.
+pub const DEFAULT_CONCURRENCY: usize = 16;
+
+/// Where the list comes from.
+///
+/// EXTENSION POINT (S3): `s3://bucket/key` is recognised by [`ListSource::parse`] but refused
+/// until the S3 client layer (issue 3) lands. The integrator adds a variant
+/// `S3 { bucket, key }` here and one arm in [`ListSource::load`] that reads the object's bytes
+/// into [`read_list`]; nothing else in the tester changes (the Lambda entry point already maps
+/// `BUCKET` + `FILEPATH` to `s3://BUCKET/FILEPATH`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListSource {
+    /// A local file (either list format).
+    File(PathBuf),
+}
+
+impl ListSource {
+    /// Parses `--list`: a file path; `s3://...` is refused for now (see the type's docs).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            return Err("an empty list path".into());
+        }
+        if s.starts_with("s3://") {
+            return Err(format!(
+                "{s}: reading the list from S3 is not wired in yet (needs the S3 client layer); \
+                 copy it to a file first"
+            ));
+        }
+        Ok(ListSource::File(PathBuf::from(s)))
+    }
+
+    /// Reads and parses the list.
+    pub async fn load(&self) -> Result<ReadList, CheckError> {
+        match self {
+            ListSource::File(path) => {
+                let bytes = tokio::fs::read(path).await.map_err(|e| CheckError::List {
+                    location: self.to_string(),
+                    reason: e.to_string(),
+                })?;
+                read_list(bytes.as_slice()).map_err(|e| CheckError::List {
+                    location: self.to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ListSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListSource::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Why the tester could not run (exit 2, and a Failed hook report).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// The list is missing or unreadable.
+    #[error("cannot read the list {location}: {reason}")]
+    List {
+        /// Where it was read from.
+        location: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Settings that cannot work.
+    #[error("bad settings: {0}")]
+    Settings(String),
+}
+
+/// Everything a run needs besides the list.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    /// Green: where requests go.
+    pub endpoint: Endpoint,
+    /// Blue: the live listener to compare with, if any.
+    pub baseline: Option<Endpoint>,
+    /// How requests are made.
+    pub probe: ProbeSettings,
+    /// URLs in flight at once (each listener sees at most this many requests at a time).
+    pub concurrency: usize,
+    /// The whole run stops starting new URLs after this long; the rest are `not_run`.
+    pub deadline: Duration,
+    /// Percent of counted URLs that must pass; `None`: 99 with a baseline, 95 without.
+    pub threshold: Option<f64>,
+}
+
+impl CheckConfig {
+    /// A configuration with defaults for everything but the endpoint.
+    pub fn new(endpoint: Endpoint) -> Self {
+        CheckConfig {
+            endpoint,
+            baseline: None,
+            probe: ProbeSettings::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            deadline: Duration::from_secs(600),
+            threshold: None,
+        }
+    }
+
+    /// The threshold in force.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+            .unwrap_or(if self.baseline.is_some() { 99.0 } else { 95.0 })
+    }
+
+    fn validate(&self) -> Result<(), CheckError> {
+        let t = self.threshold();
+        if !(0.0..=100.0).contains(&t) || t.is_nan() {
+            return Err(CheckError::Settings(format!(
+                "threshold {t} is not a percentage"
+            )));
+        }
+        if self.concurrency == 0 {
+            return Err(CheckError::Settings(
+                "concurrency must be at least 1".into(),
+            ));
+        }
+        if self.probe.rps.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return Err(CheckError::Settings("rps must be above 0".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Progress callback: `(urls done, urls total)`, called from the task running [`check`].
+pub type ProgressFn<'a> = &'a mut (dyn FnMut(usize, usize) + Send);
+
+/// Reads the list from `source` and runs [`check_list`].
+pub async fn check(
+    cfg: &CheckConfig,
+    source: &ListSource,
+    progress: ProgressFn<'_>,
+) -> Result<Report, CheckError> {
+    cfg.validate()?;
+    let list = source.load().await?;
+    let mut report = check_list(cfg, list, progress).await?;
+    report.list = source.to_string();
+    Ok(report)
+}
+
+/// Replays an already-read list and judges it. An empty list is an error (the gate cannot pass
+/// on nothing); rejected lines are part of the report and count as failing.
+pub async fn check_list(
+    cfg: &CheckConfig,
+    list: ReadList,
+    progress: ProgressFn<'_>,
+) -> Result<Report, CheckError> {
+    cfg.validate()?;
+    if list.entries.is_empty() && list.rejected.is_empty() {
+        return Err(CheckError::List {
+            location: "list".into(),
+            reason: "it holds no URL".into(),
+        });
+    }
+    let started = Instant::now();
+    let total = list.entries.len();
+    let prober = Prober::new(ProbeSettings {
+        pool_size: cfg.probe.pool_size.max(cfg.concurrency),
+        ..cfg.probe.clone()
+    });
+    let entries: Arc<Vec<ListEntry>> = Arc::new(list.entries);
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = started + cfg.deadline;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, UrlResult)>(cfg.concurrency * 2);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..cfg.concurrency.min(total.max(1)) {
+        let (entries, next, tx, prober) =
+            (entries.clone(), next.clone(), tx.clone(), prober.clone());
+        let (endpoint, baseline) = (cfg.endpoint.clone(), cfg.baseline.clone());
+        workers.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(entry) = entries.get(i) else { break };
+                let result = if Instant::now() >= deadline {
+                    UrlResult::new(
+                        entry,
+                        UrlVerdict {
+                            outcome: Outcome::NotRun,
+                            mismatches: Vec::new(),
+                            ignored: Vec::new(),
+                            detail: Some("deadline reached".into()),
+                        },
+                    )
+                } else {
+                    probe_one(&prober, &endpoint, baseline.as_ref(), entry).await
+                };
+                if tx.send((i, result)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut results: Vec<Option<UrlResult>> = (0..total).map(|_| None).collect();
+    let mut done = 0;
+    progress(0, total);
+    while let Some((i, r)) = rx.recv().await {
+        if let Some(slot) = results.get_mut(i) {
+            *slot = Some(r);
+        }
+        done += 1;
+        progress(done, total);
+    }
+    while workers.join_next().await.is_some() {}
+    // A worker that died (it cannot, short of a panic) leaves its URL as not run: fail closed.
+    let results = results
+        .into_iter()
+        .zip(entries.iter())
+        .map(|(r, e)| {
+            r.unwrap_or_else(|| {
+                UrlResult::new(
+                    e,
+                    UrlVerdict {
+                        outcome: Outcome::NotRun,
+                        mismatches: Vec::new(),
+                        ignored: Vec::new(),
+                        detail: Some("worker failed".into()),
+                    },
+                )
+            })
+        })
+        .collect();
+    Ok(Report::build(
+        cfg,
+        results,
+        list.rejected,
+        started.elapsed(),
+    ))
+}
+
+async fn probe_one(
+    prober: &Prober,
+    endpoint: &Endpoint,
+    baseline: Option<&Endpoint>,
+    entry: &ListEntry,
+) -> UrlResult {
+    let green_listener = endpoint.authority.to_string();
+    let host = entry.host.clone().unwrap_or_else(|| green_listener.clone());
+    let green_ctx = LocationContext {
+        host: &host,
+        listener: &green_listener,
+    };
+    match baseline {
+        None => {
+            let green = prober.probe(endpoint, entry).await;
+            let verdict = verdict::judge_expected(entry.expected_status, &green);
+            UrlResult::new(entry, verdict).with(green, Vec::new())
+        }
+        Some(blue_ep) => {
+            // Green once, blue twice in a row (each listener sees one request of this URL at a
+            // time); green and blue in parallel.
+            let blue_listener = blue_ep.authority.to_string();
+            let blue_host = entry.host.clone().unwrap_or_else(|| blue_listener.clone());
+            let blue_ctx = LocationContext {
+                host: &blue_host,
+                listener: &blue_listener,
+            };
+            let (green, blue): (Result<Answer, ProbeError>, [Result<Answer, ProbeError>; 2]) =
+                tokio::join!(prober.probe(endpoint, entry), async {
+                    let b1 = prober.probe(blue_ep, entry).await;
+                    let b2 = prober.probe(blue_ep, entry).await;
+                    [b1, b2]
+                });
+            let verdict =
+                verdict::judge_differential(&green, &green_ctx, [&blue[0], &blue[1]], &blue_ctx);
+            UrlResult::new(entry, verdict).with(green, blue.into())
+        }
+    }
+}
