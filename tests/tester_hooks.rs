@@ -207,9 +207,14 @@ fn lambda_fails_closed_on_any_error() {
     assert_eq!(posted[0].json()["status"], "Failed");
     assert_eq!(posted[1].json()["hookStatus"], "FAILED");
 
-    // A list in S3 (BUCKET set) is not wired in yet: Failed, not a pass.
+    // A list in S3 (BUCKET set) that cannot be read (nothing listens at the S3 endpoint):
+    // Failed, not a pass. (tests/tester_s3.rs reads one that can.)
     let mut env = legacy_env(&green, "lists/acceptance_url_list.csv", &cd);
     env.push(("BUCKET", "my-bucket".into()));
+    env.push((
+        "AWS_ENDPOINT_URL_S3",
+        format!("http://127.0.0.1:{}", support::free_port()),
+    ));
     let (out, posted) = lambda(vec![ecs_event()], &env);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert_eq!(posted[0].json()["hookStatus"], "FAILED");
@@ -217,7 +222,7 @@ fn lambda_fails_closed_on_any_error() {
         posted[0].json()["hookDetails"]["greenlight"]
             .as_str()
             .unwrap()
-            .contains("S3")
+            .contains("s3://my-bucket/lists/acceptance_url_list.csv")
     );
 
     // No ENDPOINT at all, and a threshold that is not a number.

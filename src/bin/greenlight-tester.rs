@@ -17,16 +17,22 @@ use greenlight::check::lambda::{self, LambdaOptions};
 use greenlight::check::probe::{Endpoint, ProbeMethod, ProbeSettings};
 use greenlight::check::report::Report;
 use greenlight::check::{CheckConfig, DEFAULT_CONCURRENCY, ListSource, check};
+use greenlight::s3::S3Config;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Replay the acceptance list against the green listener, compare with blue, gate the release.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
-    /// The list: a file (full format with header, or bare paths). In the Lambda: `FILEPATH`
-    /// (with `BUCKET`: s3://BUCKET/FILEPATH).
+    /// The list: a file or s3://bucket/key (full format with header, or bare paths). In the
+    /// Lambda: `FILEPATH` (with `BUCKET`: s3://BUCKET/FILEPATH).
     #[arg(long, env = "GREENLIGHT_LIST", value_name = "FILE")]
     list: Option<String>,
+
+    /// S3 endpoint for an s3:// list (S3-compatible stores; path-style addressing). Default:
+    /// AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL, else AWS's own endpoint.
+    #[arg(long, env = "GREENLIGHT_S3_ENDPOINT", value_name = "URL")]
+    s3_endpoint: Option<String>,
 
     /// Green: where requests go, `http://host:port` (each request carries the list's Host).
     /// In the Lambda: `ENDPOINT`.
@@ -154,7 +160,10 @@ fn settings(args: &Args, legacy_env: bool) -> Result<(CheckConfig, ListSource), 
         rps: args.rps,
         ..ProbeSettings::default()
     };
-    let source = ListSource::parse(&list)?;
+    let mut source = ListSource::parse(&list)?;
+    source.set_s3_config(&S3Config {
+        endpoint: args.s3_endpoint.clone().filter(|e| !e.is_empty()),
+    });
     Ok((cfg, source))
 }
 
@@ -162,7 +171,9 @@ fn write_outputs(args: &Args, report: &Report) -> bool {
     let mut ok = true;
     let mut put = |path: &Option<PathBuf>, text: String| {
         if let Some(p) = path
-            && let Err(e) = std::fs::write(p, text)
+            && let Err(e) = greenlight::output::write_file_atomically(p, |w| {
+                std::io::Write::write_all(w, text.as_bytes())
+            })
         {
             eprintln!("greenlight-tester: cannot write {}: {e}", p.display());
             ok = false;

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::list::{ListEntry, ReadList, read_list};
+use crate::s3::{S3Config, S3Url};
 use probe::{Answer, Endpoint, ProbeError, ProbeSettings, Prober};
 use report::{Report, UrlResult};
 use verdict::{LocationContext, Outcome, UrlVerdict};
@@ -31,32 +32,42 @@ use verdict::{LocationContext, Outcome, UrlVerdict};
 /// are production-sized and blue is serving real traffic at the same time.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
-/// Where the list comes from.
-///
-/// EXTENSION POINT (S3): `s3://bucket/key` is recognised by [`ListSource::parse`] but refused
-/// until the S3 client layer (issue 3) lands. The integrator adds a variant
-/// `S3 { bucket, key }` here and one arm in [`ListSource::load`] that reads the object's bytes
-/// into [`read_list`]; nothing else in the tester changes (the Lambda entry point already maps
-/// `BUCKET` + `FILEPATH` to `s3://BUCKET/FILEPATH`).
+/// Where the list comes from: a local file, or an S3 object read with the crate's shared S3
+/// client ([`crate::s3`]: the standard credential and region chain, `AWS_ENDPOINT_URL(_S3)` or
+/// [`ListSource::set_s3_config`] for S3-compatible stores). The Lambda entry point maps the
+/// original function's `BUCKET` + `FILEPATH` to `s3://BUCKET/FILEPATH`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListSource {
     /// A local file (either list format).
     File(PathBuf),
+    /// An object in S3, `s3://bucket/key`.
+    S3 { url: S3Url, config: S3Config },
 }
 
 impl ListSource {
-    /// Parses `--list`: a file path; `s3://...` is refused for now (see the type's docs).
+    /// Parses `--list`: a file path or `s3://bucket/key`.
     pub fn parse(s: &str) -> Result<Self, String> {
         if s.is_empty() {
             return Err("an empty list path".into());
         }
-        if s.starts_with("s3://") {
-            return Err(format!(
-                "{s}: reading the list from S3 is not wired in yet (needs the S3 client layer); \
-                 copy it to a file first"
-            ));
+        if let Some(url) = S3Url::parse(s) {
+            let url = url?;
+            if url.key.is_empty() || url.key.ends_with('/') {
+                return Err(format!("{s}: names no object (s3://bucket/key)"));
+            }
+            return Ok(ListSource::S3 {
+                url,
+                config: S3Config::default(),
+            });
         }
         Ok(ListSource::File(PathBuf::from(s)))
+    }
+
+    /// How to reach S3 (endpoint override), for an `s3://` list.
+    pub fn set_s3_config(&mut self, cfg: &S3Config) {
+        if let ListSource::S3 { config, .. } = self {
+            *config = cfg.clone();
+        }
     }
 
     /// Reads and parses the list.
@@ -72,6 +83,21 @@ impl ListSource {
                     reason: e.to_string(),
                 })
             }
+            ListSource::S3 { url, config } => {
+                let fail = |reason: String| CheckError::List {
+                    location: self.to_string(),
+                    reason,
+                };
+                // The S3 layer blocks on its own runtime: keep it off this one's workers.
+                let (u, c) = (url.clone(), config.clone());
+                let got = tokio::task::spawn_blocking(move || c.client().get(&u.bucket, &u.key))
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                let bytes = got
+                    .map_err(|e| fail(e.to_string()))?
+                    .ok_or_else(|| fail("no such key".into()))?;
+                read_list(bytes.as_slice()).map_err(|e| fail(e.to_string()))
+            }
         }
     }
 }
@@ -80,6 +106,7 @@ impl std::fmt::Display for ListSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ListSource::File(p) => write!(f, "{}", p.display()),
+            ListSource::S3 { url, .. } => write!(f, "{url}"),
         }
     }
 }
