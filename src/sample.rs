@@ -8,7 +8,9 @@
 //! number of strata, not with the number of URLs.
 //!
 //! [`Sampler::finish`] then picks, in this order (see the README for the reasoning):
-//! 1. **head**: the `head_share` most-hit URLs, always in (even past a time budget);
+//! 1. **head**: the `head_share` most-hit URLs, always in (even past a time budget), except
+//!    that a second or later head URL of one stratum yields its slot when the budget would
+//!    otherwise not reach one URL per stratum;
 //! 2. **cover**: one URL for each stratum, most hit strata first, until only the rare reserve
 //!    is left;
 //! 3. **rare**: the `rare_share` reserve: strata not yet covered (rare ones first) in seeded
@@ -143,6 +145,8 @@ pub struct Sample {
     pub est_seconds: f64,
     /// The head alone exceeded the time budget (it is listed anyway).
     pub head_over_time_budget: bool,
+    /// Head URLs of an already covered stratum left out so that every stratum fits.
+    pub head_yielded: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +360,8 @@ impl<'r> Sampler<'r> {
             used_ms: 0.0,
             chosen: HashSet::new(),
             covered: vec![false; self.strata.len()],
+            n_covered: 0,
+            head_yielded: 0,
             picks: Vec::new(),
             skipped_for_time: 0,
         };
@@ -363,6 +369,13 @@ impl<'r> Sampler<'r> {
         // 1. Head.
         let head_n = share(budget, cfg.head_share).min(budget);
         for c in top.iter().take(head_n) {
+            // A second head URL of a stratum yields to coverage when the budget could not
+            // otherwise cover every stratum once.
+            let uncovered = self.strata.len() - p.n_covered;
+            if p.covered[c.stratum] && budget - p.picks.len() <= uncovered {
+                p.head_yielded += 1;
+                continue;
+            }
             p.add(c, Class::Head, true);
         }
         let head_over = p.time_budget_ms.is_some_and(|b| p.used_ms > b);
@@ -467,6 +480,7 @@ impl<'r> Sampler<'r> {
             skipped_for_time: p.skipped_for_time,
             est_seconds,
             head_over_time_budget: head_over,
+            head_yielded: p.head_yielded,
         }
     }
 }
@@ -483,6 +497,9 @@ struct Picker {
     used_ms: f64,
     chosen: HashSet<Vec<u8>>,
     covered: Vec<bool>,
+    n_covered: usize,
+    /// Head URLs left out so that every stratum could be covered.
+    head_yielded: u64,
     picks: Vec<(Cand, Class)>,
     skipped_for_time: u64,
 }
@@ -504,7 +521,10 @@ impl Picker {
         }
         self.used_ms += ms;
         self.chosen.insert(c.url.key.clone());
-        self.covered[c.stratum] = true;
+        if !self.covered[c.stratum] {
+            self.covered[c.stratum] = true;
+            self.n_covered += 1;
+        }
         self.picks.push((c.clone(), class));
         true
     }
@@ -587,10 +607,23 @@ mod tests {
     }
 
     #[test]
+    fn a_budget_of_exactly_the_strata_covers_them_all() {
+        let s = sample(&corpus(), SampleConfig::new(22, 3));
+        assert_eq!(s.picks.len(), 22);
+        assert!(s.strata.iter().all(|r| r.covered));
+        assert_eq!(s.picks[0].url.key, b"a.example /p/0");
+        assert_eq!(s.picks[0].class, Class::Head);
+        assert_eq!(s.head_yielded, 5);
+    }
+
+    #[test]
     fn a_small_budget_keeps_the_head_and_reports_uncovered_strata() {
         let s = sample(&corpus(), SampleConfig::new(8, 7));
         assert_eq!(s.picks.len(), 8);
-        assert_eq!(s.picks.iter().filter(|p| p.class == Class::Head).count(), 2);
+        // Budget below the strata count: the most hit URL is in, the second head URL (same
+        // stratum) yields its slot to coverage.
+        assert_eq!(s.picks.iter().filter(|p| p.class == Class::Head).count(), 1);
+        assert_eq!(s.head_yielded, 1);
         assert_eq!(s.picks[0].url.key, b"a.example /p/0");
         let covered = s.strata.iter().filter(|r| r.covered).count();
         assert!(covered < 22 && covered >= 7, "{covered}");

@@ -153,6 +153,8 @@ pub struct SampleReport {
     /// URLs the time budget kept out.
     pub skipped_for_time: u64,
     pub head_over_time_budget: bool,
+    /// Head URLs of an already covered stratum left out so that every stratum fits the budget.
+    pub head_yielded: u64,
     /// Path positions not tracked by the route learner (its table was full).
     pub route_positions_untracked: u64,
     pub listed_by_class: BTreeMap<String, u64>,
@@ -282,6 +284,7 @@ impl RunReport {
             est_test_seconds: s.est_seconds,
             skipped_for_time: s.skipped_for_time,
             head_over_time_budget: s.head_over_time_budget,
+            head_yielded: s.head_yielded,
             route_positions_untracked: untracked,
             listed_by_class: by_class,
             left_out_total: left_out.len() as u64,

@@ -12,8 +12,9 @@
 //!    letters and digits (`{token}`), and hyphenated slugs below the first segment (`{slug}`).
 //!    A file extension is not part of the shape (`/p/12.json` -> `/p/{n}`).
 //! 3. **Learned positions**: a [`Learner`] sees every URL of the window once; a segment
-//!    position (host + the templated segments before it) that takes at least `min_distinct`
-//!    different values becomes `{var}`.
+//!    position below the first (host + the templated segments before it) that takes at least
+//!    `min_distinct` different values becomes `{var}`. The first segment is never learned: a
+//!    site's top-level folders are its sections, each a route of its own.
 //!
 //! This module only maps URLs to templates; it knows nothing of tallies, history or budgets.
 
@@ -302,6 +303,7 @@ impl Learner {
         for (i, seg) in segments(path_of(target)).enumerate() {
             match builtin_shape(seg, i) {
                 Some(shape) => prefix = stable_hash(&[&prefix.to_le_bytes(), shape.as_bytes()]),
+                None if i == 0 => prefix = stable_hash(&[&prefix.to_le_bytes(), seg]),
                 None => {
                     let pos = stable_hash(&[&prefix.to_le_bytes(), b"#pos"]);
                     let value = stable_hash(&[seg]);
@@ -371,7 +373,7 @@ impl Router {
                 }
                 None => {
                     let pos = stable_hash(&[&prefix.to_le_bytes(), b"#pos"]);
-                    if self.variable.contains(&pos) {
+                    if i > 0 && self.variable.contains(&pos) {
                         out.push_str("{var}");
                     } else {
                         out.push_str(&String::from_utf8_lossy(seg));
@@ -420,13 +422,17 @@ mod tests {
         for name in ["alice", "bob", "carol", "dave", "erin"] {
             l.see(b"www.example.com", format!("/u/{name}/photos").as_bytes());
         }
-        for name in ["news", "shop"] {
+        for name in ["news", "shop", "a", "b", "c", "d", "e"] {
             l.see(b"www.example.com", format!("/{name}").as_bytes());
         }
         l.see(b"other.example.com", b"/u/zed/photos");
         let r = l.finish(RouteRules::default());
         assert_eq!(t(&r, "/u/frank/photos"), "/u/{var}/photos");
-        assert_eq!(t(&r, "/news"), "/news", "two values are not many");
+        assert_eq!(
+            t(&r, "/news"),
+            "/news",
+            "the first segment is never learned"
+        );
         assert_eq!(
             r.template(b"other.example.com", b"/u/zed/photos"),
             "/u/zed/photos",
