@@ -234,8 +234,12 @@ fn the_same_day_twice_and_a_range_run_equal_nightly_runs() {
     assert!(list.values().any(|r| &r[days_seen] == "3"));
 }
 
-/// 5 hosts x 8 route families; returns the URLs with their hits and the expected templates.
-fn many_routes() -> (Vec<(String, String, u64)>, BTreeSet<(String, String)>) {
+/// `(host, path, hits)`.
+type Urls = Vec<(String, String, u64)>;
+
+/// 5 hosts x 8 route families; returns the URLs with their hits and the expected
+/// `(host, template)` strata.
+fn many_routes() -> (Urls, BTreeSet<(String, String)>) {
     let mut urls = Vec::new();
     let mut templates = BTreeSet::new();
     for h in 0..5u64 {

@@ -348,7 +348,7 @@ mod tests {
             assert!(b >= last, "{us}");
             last = b;
             let v = bucket_value(b);
-            if us >= 4 && us < u64::MAX / 2 {
+            if (4..u64::MAX / 2).contains(&us) {
                 assert!(
                     (v as f64 - us as f64).abs() / us as f64 <= 0.25,
                     "{us} -> {v}"
