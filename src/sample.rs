@@ -163,6 +163,11 @@ fn better(a: &Cand, b: &Cand) -> bool {
         < (std::cmp::Reverse(b.url.stats.hits), &b.url.key)
 }
 
+/// `u` would rank before `c`: more hits, then key.
+fn beats(u: &UrlHistory, c: &Cand) -> bool {
+    (std::cmp::Reverse(u.stats.hits), &u.key) < (std::cmp::Reverse(c.url.stats.hits), &c.url.key)
+}
+
 /// Heap order: the worst candidate on top.
 struct ByHits(Cand);
 impl PartialEq for ByHits {
@@ -272,24 +277,27 @@ impl<'r> Sampler<'r> {
                 self.strata.len() - 1
             }
         };
-        let cand = Cand {
-            variant: variant_of(u.target()),
-            priority: mix64(stable_hash(&[&u.key]) ^ self.rng_key),
+        let variant = variant_of(u.target());
+        let priority = mix64(stable_hash(&[&u.key]) ^ self.rng_key);
+        // Candidates are cloned only when they enter a candidate set.
+        let make = || Cand {
             url: u.clone(),
             stratum,
+            variant: variant.clone(),
+            priority,
         };
         let max_variants = self.cfg.variants_per_stratum.max(1);
         let s = &mut self.strata[stratum];
         s.urls += 1;
         s.hits += u.stats.hits;
         s.rare &= rare;
-        match s.variants.iter().position(|c| c.variant == cand.variant) {
+        match s.variants.iter().position(|c| c.variant == variant) {
             Some(i) => {
-                if better(&cand, &s.variants[i]) {
-                    s.variants[i] = cand.clone();
+                if beats(u, &s.variants[i]) {
+                    s.variants[i] = make();
                 }
             }
-            None if s.variants.len() < max_variants => s.variants.push(cand.clone()),
+            None if s.variants.len() < max_variants => s.variants.push(make()),
             None => {
                 // Full: the new variant replaces the least hit one if it has more hits.
                 let worst = (0..s.variants.len()).reduce(|a, b| {
@@ -300,22 +308,33 @@ impl<'r> Sampler<'r> {
                     }
                 });
                 if let Some(w) = worst
-                    && better(&cand, &s.variants[w])
+                    && beats(u, &s.variants[w])
                 {
-                    s.variants[w] = cand.clone();
+                    s.variants[w] = make();
                 }
             }
         }
         if rare && self.rare_keep > 0 {
-            self.rare.push(ByPriority(cand.clone()));
-            if self.rare.len() > self.rare_keep {
-                self.rare.pop();
+            let enters = self.rare.len() < self.rare_keep
+                || self
+                    .rare
+                    .peek()
+                    .is_some_and(|top| (priority, &u.key) < (top.0.priority, &top.0.url.key));
+            if enters {
+                self.rare.push(ByPriority(make()));
+                if self.rare.len() > self.rare_keep {
+                    self.rare.pop();
+                }
             }
         }
         if self.cfg.max_urls > 0 {
-            self.top.push(ByHits(cand));
-            if self.top.len() > self.cfg.max_urls {
-                self.top.pop();
+            let enters = self.top.len() < self.cfg.max_urls
+                || self.top.peek().is_some_and(|worst| beats(u, &worst.0));
+            if enters {
+                self.top.push(ByHits(make()));
+                if self.top.len() > self.cfg.max_urls {
+                    self.top.pop();
+                }
             }
         }
     }
