@@ -400,3 +400,84 @@ fn a_routes_file_overrides_the_learned_templates() {
     assert!(!list.values().any(|r| &r[stratum] == "/u/{var}/profile"));
     assert_eq!(report["sample"]["strata_seen"], 40);
 }
+
+#[test]
+fn a_corrupt_day_is_reported_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let state = dir.path().join("state");
+    let out = dir.path().join("list.csv");
+    let first = date("2026-03-01");
+    for d in 0..3 {
+        let day = first + Days::new(d);
+        write_day(
+            &logs,
+            day,
+            &[("www.example.com".into(), format!("/day{d}/page"), 1 + d)],
+        );
+    }
+    let (o, _) = miner(
+        &logs,
+        &["--from", "2026-03-01", "--to", "2026-03-03"],
+        &state,
+        &out,
+    );
+    ok(&o);
+    assert_eq!(rows(&out).len(), 3);
+    // Damage day 2's tally (past the header), then mine day 3 again.
+    let f = state.join("tally-2026-03-02.glt");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let n = bytes.len();
+    bytes[n - 10] ^= 0xff;
+    std::fs::write(&f, bytes).unwrap();
+    let (o, report) = miner(&logs, &["--date", "2026-03-03"], &state, &out);
+    ok(&o);
+    let problems = report["history"]["problems"].as_array().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["day"] == "2026-03-02" && p["problem"] == "corrupt"),
+        "{problems:?}"
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("corrupt 2026-03-02"));
+    let list = rows(&out);
+    assert_eq!(list.len(), 2, "day 2's URL is gone with its tally");
+    assert!(!list.contains_key(&("/day1/page".to_owned(), "www.example.com".to_owned())));
+}
+
+#[test]
+fn bad_state_and_range_flags_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    write_day(
+        &logs,
+        date("2026-03-02"),
+        &[("www.example.com".into(), "/".into(), 1)],
+    );
+    for args in [
+        &["--date", "2026-03-02", "--state", "s3://bucket/prefix"][..],
+        &["--from", "2026-03-03", "--to", "2026-03-02"][..],
+        &["--date", "2026-03-02", "--window-days", "0"][..],
+        &[
+            "--date",
+            "2026-03-02",
+            "--head-share",
+            "90",
+            "--rare-share",
+            "20",
+        ][..],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"))
+            .arg("--logs")
+            .arg(&logs)
+            .arg("--out")
+            .arg(dir.path().join("list.csv"))
+            .args(args)
+            .env("GREENLIGHT_QUIET", "1")
+            .env("GREENLIGHT_STATE", dir.path().join("state"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(!dir.path().join("list.csv").exists());
+    }
+}
