@@ -184,6 +184,9 @@ fn the_list_does_not_depend_on_the_thread_count() {
     let (a, _) = mine("2026-03-01", &one, &["--threads", "1"]);
     let (b, _) = mine("2026-03-01", &two, &["--threads", "3"]);
     assert_eq!(a, b);
+    // The day's tally in the state too, byte for byte.
+    let tally = |d: &Path| std::fs::read(d.join("state/tally-2026-03-01.glt")).unwrap();
+    assert_eq!(tally(&one), tally(&two));
 }
 
 #[test]
