@@ -59,6 +59,7 @@ fn main() -> ExitCode {
         lb_name: a.lb_name,
         garbage_per_day: a.garbage_per_day,
         lines_across_midnight: a.lines_across_midnight,
+        ..SynthConfig::default()
     };
     if let Ok(mut entries) = std::fs::read_dir(&a.out)
         && entries.next().is_some()

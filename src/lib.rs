@@ -10,8 +10,9 @@
 //! ```text
 //! source (list a day's objects by key) -> mine::scan (gunzip stream, split lines, in parallel)
 //!   -> alb::parse (line -> AlbRecord, borrowed) -> mine::filter + mine::normalize (replayable?
-//!   which URL?) -> mine::tally (per-URL counts, per thread, merged once) -> mine::select
-//!   -> list (CSV) -> output (atomic write)
+//!   which URL?) -> mine::tally (per-URL counts, per thread, merged once) -> history (one
+//!   tally per day, a retention window) -> sample (stratified by route template) -> list (CSV)
+//!   -> output (atomic write)
 //! ```
 //!
 //! [`mine::run::run`] does one run end to end and returns a [`mine::report::RunReport`].
@@ -23,9 +24,11 @@
 
 pub mod alb;
 pub mod check;
+pub mod history;
 pub mod list;
 pub mod mine;
 pub mod output;
 pub mod s3;
+pub mod sample;
 pub mod source;
 pub mod synth;

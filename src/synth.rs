@@ -81,6 +81,11 @@ pub struct SynthConfig {
     pub garbage_per_day: u32,
     /// Lines per midnight object whose time is on the neighbouring day.
     pub lines_across_midnight: u32,
+    /// Per mille of the kept requests that go to the long tail (default 200).
+    pub long_tail_per_mille: u32,
+    /// Distinct numbers a long-tail URL draws from (three URL shapes each; default 900 000).
+    /// Raise it with `long_tail_per_mille` for a day of a million distinct URLs.
+    pub long_tail_values: u32,
 }
 
 impl Default for SynthConfig {
@@ -97,6 +102,8 @@ impl Default for SynthConfig {
             lb_name: "my-alb".into(),
             garbage_per_day: 3,
             lines_across_midnight: 3,
+            long_tail_per_mille: 200,
+            long_tail_values: 900_000,
         }
     }
 }
@@ -160,7 +167,7 @@ pub fn generate(
         ),
         lb_id: ident.lb_id.clone(),
         base,
-        lines: LineGen::new(ident),
+        lines: LineGen::new(ident).long_tail(cfg.long_tail_per_mille, cfg.long_tail_values),
         rng,
         truth: Truth::default(),
         object_count: 0,

@@ -17,6 +17,8 @@ fn miner(root: &Path, out: &Path, extra: &[&str]) -> Output {
         .arg("--out")
         .arg(out)
         .args(["--date", DAY])
+        .arg("--state")
+        .arg(root.join("state"))
         .args(extra)
         .env("GREENLIGHT_QUIET", "1")
         .output()
@@ -108,15 +110,18 @@ fn writes_byte_exact_paths_and_hosts() {
     let rows: Vec<&str> = list.lines().collect();
     assert_eq!(
         rows[0],
-        "path,host,expected_status,hits,scheme,statuses,mean_target_ms"
+        "path,host,expected_status,hits,scheme,statuses,mean_target_ms,\
+         stratum,class,days_seen,last_seen,p50_ms"
     );
+    // p50 comes from a log-scale histogram: 48 ms falls in the 45.1 ms bucket.
     assert_eq!(
         rows[1],
-        "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0"
+        "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0,/a,head,1,2026-03-02T10:00:00Z,45.1"
     );
     assert_eq!(
         rows[2],
-        "/caf%C3%A9/%zz//x/../y?q=a+b,shop.example.com:8443,200,1,https,200:1,48.0"
+        "/caf%C3%A9/%zz//x/../y?q=a+b,shop.example.com:8443,200,1,https,200:1,48.0,\
+         /caf%C3%A9/%zz/x/../y,head,1,2026-03-02T10:00:00Z,45.1"
     );
     assert_eq!(rows.len(), 3, "{list}");
     assert!(!list.contains("secret"));
@@ -133,7 +138,17 @@ fn paths_format_is_what_the_original_lambda_read() {
     let o = miner(
         t.root(),
         &t.out(),
-        &["--format", "paths", "--max-urls", "2"],
+        // All head: the two most hit URLs, as the original top-N list had them.
+        &[
+            "--format",
+            "paths",
+            "--max-urls",
+            "2",
+            "--head-share",
+            "100",
+            "--rare-share",
+            "0",
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(t.out()).unwrap(), "/p/0\n/p/1\n");

@@ -13,12 +13,22 @@ fn truth() -> Value {
     serde_json::from_str(&text).expect("truth JSON")
 }
 
-/// Runs the miner on the fixtures; returns the list rows and the JSON report.
+/// Runs the miner on the fixtures with a one-day window (so the list is that day's, as the
+/// generator's truth has it) and a state of its own; returns the list rows and the JSON report.
 fn mine(day: &str, dir: &Path, extra: &[&str]) -> (Vec<csv::StringRecord>, Value) {
     let out = dir.join(format!("list-{day}.csv"));
     let report = dir.join(format!("report-{day}.json"));
     let o = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"))
-        .args(["--logs", "fixtures/alb", "--date", day])
+        .args([
+            "--logs",
+            "fixtures/alb",
+            "--date",
+            day,
+            "--window-days",
+            "1",
+        ])
+        .arg("--state")
+        .arg(dir.join("state"))
         .arg("--out")
         .arg(&out)
         .arg("--report")
@@ -38,7 +48,12 @@ fn mine(day: &str, dir: &Path, extra: &[&str]) -> (Vec<csv::StringRecord>, Value
             "hits",
             "scheme",
             "statuses",
-            "mean_target_ms"
+            "mean_target_ms",
+            "stratum",
+            "class",
+            "days_seen",
+            "last_seen",
+            "p50_ms"
         ]
     );
     let rows = r.records().map(|r| r.unwrap()).collect();
@@ -63,7 +78,9 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
     for (day, want) in days {
         let (rows, report) = mine(day, dir.path(), &[]);
 
-        // The list: exactly the expected URLs, most hit first, ties by host then path.
+        // The list: with a budget (1000) above the day's distinct URLs, exactly the expected
+        // URLs, most hit first, ties by host then path.
+        assert!(want["list"].as_array().unwrap().len() < 1000);
         let mut expected: Vec<(String, String, String, String)> = want["list"]
             .as_array()
             .unwrap()
@@ -177,18 +194,53 @@ fn the_list_does_not_depend_on_the_thread_count() {
     let (a, _) = mine("2026-03-01", &one, &["--threads", "1"]);
     let (b, _) = mine("2026-03-01", &two, &["--threads", "3"]);
     assert_eq!(a, b);
+    // The day's tally in the state too, byte for byte.
+    let tally = |d: &Path| std::fs::read(d.join("state/tally-2026-03-01.glt")).unwrap();
+    assert_eq!(tally(&one), tally(&two));
 }
 
 #[test]
-fn max_urls_keeps_the_most_hit() {
+fn max_urls_keeps_the_head_and_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let (all, _) = mine("2026-03-02", dir.path(), &[]);
-    let (top, report) = mine("2026-03-02", dir.path(), &["--max-urls", "10"]);
-    assert_eq!(top.len(), 10);
-    assert_eq!(top[..], all[..10]);
+    let (some, report) = mine("2026-03-02", dir.path(), &["--max-urls", "10"]);
+    assert_eq!(some.len(), 10);
     assert_eq!(report["urls"]["listed"], 10);
     assert_eq!(
         report["urls"]["distinct"].as_u64().unwrap(),
         all.len() as u64
     );
+    // The head (25% of 10, rounded up: 3) is the 3 most hit URLs, listed first.
+    assert_eq!(some[..3], all[..3]);
+    for row in &some[..3] {
+        assert_eq!(&row[8], "head");
+    }
+    // Every listed URL is one of the day's, with the same figures.
+    for row in &some {
+        assert!(
+            all.iter().any(|a| (0..7).all(|i| a[i] == row[i])),
+            "{row:?}"
+        );
+    }
+    // With the whole budget for the head, the head URLs are the top 10 but for those that
+    // yield their slot so that more strata get one URL each (the report counts them).
+    let (top, report) = mine(
+        "2026-03-02",
+        dir.path(),
+        &[
+            "--max-urls",
+            "10",
+            "--head-share",
+            "100",
+            "--rare-share",
+            "0",
+        ],
+    );
+    let yielded = report["sample"]["head_yielded"].as_u64().unwrap() as usize;
+    let heads: Vec<_> = top.iter().filter(|r| &r[8] == "head").collect();
+    assert_eq!(heads.len() + yielded, 10);
+    for h in &heads {
+        assert!(all[..10].contains(h), "{h:?}");
+    }
+    assert!(top.iter().all(|r| &r[8] == "head" || &r[8] == "cover"));
 }

@@ -52,7 +52,7 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn local_run(date: &str, out: &Path, report: &Path) -> Output {
+fn local_run(date: &str, out: &Path, report: &Path, state: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_greenlight-miner"));
     moto::no_aws_env(&mut cmd);
     cmd.arg("--logs")
@@ -61,6 +61,8 @@ fn local_run(date: &str, out: &Path, report: &Path) -> Output {
         .arg(out)
         .arg("--report")
         .arg(report)
+        .arg("--state")
+        .arg(state)
         .args(["--date", date]);
     run_cmd(cmd)
 }
@@ -78,34 +80,77 @@ fn comparable_report(json: &[u8]) -> serde_json::Value {
     ] {
         obj.remove(k);
     }
+    if let Some(h) = obj.get_mut("history").and_then(|h| h.as_object_mut()) {
+        h.remove("state");
+    }
     v
 }
 
 #[test]
-fn the_fixture_tree_in_a_bucket_gives_the_same_list_and_report_as_the_folder() {
+fn the_fixture_tree_in_a_bucket_gives_the_same_list_state_and_report_as_the_folder() {
     let m = moto();
     let tmp = tempfile::tempdir().unwrap();
-    for (prefix, logs_suffix) in [("", ""), ("elb/logs/", "/elb/logs")] {
+    for (i, (prefix, logs_suffix)) in [("", ""), ("elb/logs/", "/elb/logs")]
+        .into_iter()
+        .enumerate()
+    {
         // (`replace("")` below is a no-op for the empty prefix.)
         let bucket = m.bucket("fixtures");
         let files = m.upload_tree(&bucket, &fixtures(), prefix);
         assert!(files > 30, "{files} fixture files");
+        // Nightly runs over the three days, each keeping its state: locally in a folder, and in
+        // the bucket under `state/`.
+        let local_state = tmp.path().join(format!("state-{i}"));
         for date in ["2026-03-01", "2026-03-02", "2026-03-03"] {
             let local_out = tmp.path().join(format!("local-{date}.csv"));
             let local_report = tmp.path().join(format!("local-{date}.json"));
-            let o = local_run(date, &local_out, &local_report);
+            let o = local_run(date, &local_out, &local_report, &local_state);
             assert!(o.status.success(), "local run {date}: {}", stderr(&o));
 
             let out_key = format!("out/{date}/acceptance_url_list.csv");
             let report_key = format!("out/{date}/report.json");
+            let state = format!("s3://{bucket}/state");
             let o = run_cmd(miner_cmd(
                 m,
                 &format!("s3://{bucket}{logs_suffix}"),
                 &format!("s3://{bucket}/{out_key}"),
                 date,
-                &["--report", &format!("s3://{bucket}/{report_key}")],
+                &[
+                    "--report",
+                    &format!("s3://{bucket}/{report_key}"),
+                    "--state",
+                    &state,
+                ],
             ));
             assert!(o.status.success(), "S3 run {date}: {}", stderr(&o));
+
+            // The state: the same day files, byte for byte.
+            let mut local_files: Vec<_> = std::fs::read_dir(&local_state)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            local_files.sort();
+            assert!(!local_files.is_empty());
+            for name in &local_files {
+                let s3_bytes = m
+                    .get(&bucket, &format!("state/{name}"))
+                    .unwrap_or_else(|| panic!("{date}: state/{name} not in the bucket"));
+                assert!(
+                    s3_bytes == std::fs::read(local_state.join(name)).unwrap(),
+                    "{date}: state file {name} differs between S3 and the folder"
+                );
+            }
+            let client = greenlight::s3::S3Config {
+                endpoint: Some(m.endpoint.clone()),
+            }
+            .client();
+            let s3_files: Vec<String> = client
+                .list(&bucket, "state/")
+                .expect("list state")
+                .into_iter()
+                .map(|o| o.key.trim_start_matches("state/").to_owned())
+                .collect();
+            assert_eq!(s3_files, local_files, "{date}: the same state objects");
 
             let s3_list = m.get(&bucket, &out_key).expect("list uploaded");
             let local_list = std::fs::read(&local_out).unwrap();

@@ -1,4 +1,5 @@
-//! `greenlight-miner`: flags -> [`greenlight::mine::run`] -> exit code.
+//! `greenlight-miner`: flags -> [`greenlight::mine::run`] -> exit code. Holds no logic beyond
+//! reading flags (and the `--routes` file) into a [`MinerConfig`].
 //!
 //! Exit codes: 0 list written; 1 could not write an output; 2 bad flags, unreadable log
 //! folder or bucket, or an S3 configuration/access problem (no such bucket, access denied, no or
@@ -10,11 +11,14 @@ use std::process::ExitCode;
 
 use chrono::{NaiveDate, Utc};
 use clap::Parser;
+use greenlight::history::StateStore;
 use greenlight::list::ListFormat;
 use greenlight::mine::filter::{HostPattern, StatusSet};
+use greenlight::mine::route::RouteRules;
 use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
 use greenlight::output::Destination;
 use greenlight::s3::S3Config;
+use greenlight::sample::SampleConfig;
 use greenlight::source::layout::{is_account, is_region};
 use greenlight::source::{LogObject, LogSource, Scope};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -47,9 +51,79 @@ struct Args {
     #[arg(long, env = "GREENLIGHT_S3_ENDPOINT", value_name = "URL")]
     s3_endpoint: Option<String>,
 
-    /// Day to mine (UTC). Default: yesterday (UTC).
-    #[arg(long, env = "GREENLIGHT_DATE", value_name = "YYYY-MM-DD")]
+    /// Day to mine (UTC); the list is built as of this day. Default: yesterday (UTC).
+    #[arg(
+        long,
+        env = "GREENLIGHT_DATE",
+        value_name = "YYYY-MM-DD",
+        conflicts_with = "to"
+    )]
     date: Option<NaiveDate>,
+
+    /// Mine every day from this one to --to (or --date) in order, each as its nightly run
+    /// would, and build the list as of the last.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    from: Option<NaiveDate>,
+
+    /// Last day of a --from range (same as --date).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    to: Option<NaiveDate>,
+
+    /// Where one tally per mined day is kept: a folder or s3://bucket[/prefix].
+    #[arg(
+        long,
+        env = "GREENLIGHT_STATE",
+        value_name = "DIR|s3://BUCKET[/PREFIX]",
+        default_value = "greenlight-state",
+        value_parser = StateStore::parse
+    )]
+    state: StateStore,
+
+    /// Days of history the list is built from (the mined day included); older tallies are
+    /// deleted.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    window_days: u32,
+
+    /// Seed of the sampling RNG. Default: the date as YYYYMMDD.
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Estimated test time allowed (seconds), from the logged median latency of each URL plus
+    /// 20 ms, at --concurrency. The head is listed even past it.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    time_budget: Option<f64>,
+
+    /// Requests the tester runs at once (for --time-budget and the estimate in the report).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    concurrency: u64,
+
+    /// Percentage of --max-urls for the most-hit URLs (always listed).
+    #[arg(long, default_value = "25", value_name = "PERCENT", value_parser = parse_percent)]
+    head_share: f64,
+
+    /// Percentage of --max-urls reserved for rare strata and rare URLs.
+    #[arg(long, default_value = "15", value_name = "PERCENT", value_parser = parse_percent)]
+    rare_share: f64,
+
+    /// A URL is rare when seen on at most this many days of the window...
+    #[arg(long, default_value_t = 1)]
+    rare_days: u32,
+
+    /// ...and with at most this many hits in the window.
+    #[arg(long, default_value_t = 2)]
+    rare_hits: u64,
+
+    /// Distinct variants (query keys, extension, trailing slash) kept per stratum.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
+    variants_per_stratum: u64,
+
+    /// Route rules (`HOST PATTERN` lines, see the README) applied before the learned ones.
+    #[arg(long, value_name = "FILE")]
+    routes: Option<std::path::PathBuf>,
+
+    /// A path position with at least this many distinct values becomes `{var}`.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+    route_min_distinct: u64,
 
     /// Where to write the list (atomically): a file or s3://bucket/key.
     #[arg(
@@ -69,7 +143,7 @@ struct Args {
     #[arg(long, env = "GREENLIGHT_REPORT", value_name = "FILE|s3://BUCKET/KEY", value_parser = Destination::parse)]
     report: Option<Destination>,
 
-    /// Largest number of URLs in the list (most hit first).
+    /// Largest number of URLs in the list.
     #[arg(long, env = "GREENLIGHT_MAX_URLS", default_value_t = 1000)]
     max_urls: usize,
 
@@ -121,10 +195,26 @@ fn parse_percent(s: &str) -> Result<f64, String> {
     Ok(v / 100.0)
 }
 
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(format!("{v} is not a positive number of seconds"));
+    }
+    Ok(v)
+}
+
 fn config(args: Args) -> Result<MinerConfig, String> {
     let day = args
-        .date
+        .to
+        .or(args.date)
         .unwrap_or_else(|| Utc::now().date_naive() - chrono::Days::new(1));
+    if let Some(from) = args.from
+        && from > day
+    {
+        return Err(format!("--from {from} is after the last day {day}"));
+    }
     let s3 = S3Config {
         endpoint: args.s3_endpoint.filter(|e| !e.is_empty()),
     };
@@ -144,11 +234,36 @@ fn config(args: Args) -> Result<MinerConfig, String> {
     let mut logs = args.logs;
     logs.set_s3_config(&s3);
     let mut cfg = MinerConfig::new(logs, day);
+    cfg.from = args.from;
+    let mut state = args.state;
+    state.set_s3_config(&s3);
+    cfg.state = state;
     cfg.scope = Scope {
         accounts: args.accounts,
         regions: args.regions,
         load_balancers: args.load_balancers,
     };
+    cfg.window_days = args.window_days;
+    cfg.seed = args.seed;
+    let mut sample = SampleConfig::new(args.max_urls, 0);
+    sample.time_budget = args.time_budget;
+    sample.concurrency = args.concurrency as usize;
+    sample.head_share = args.head_share;
+    sample.rare_share = args.rare_share;
+    if args.head_share + args.rare_share > 1.0 {
+        return Err("--head-share and --rare-share add up to more than 100%".into());
+    }
+    sample.rare_days = args.rare_days;
+    sample.rare_hits = args.rare_hits;
+    sample.variants_per_stratum = args.variants_per_stratum as usize;
+    cfg.sample = sample;
+    cfg.route_min_distinct = args.route_min_distinct as usize;
+    if let Some(path) = &args.routes {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--routes {}: {e}", path.display()))?;
+        cfg.routes =
+            RouteRules::parse(&text).map_err(|e| format!("--routes {}: {e}", path.display()))?;
+    }
     cfg.out = args.out;
     cfg.out.set_s3_config(&s3);
     cfg.format = args.format;
@@ -156,7 +271,6 @@ fn config(args: Args) -> Result<MinerConfig, String> {
         r.set_s3_config(&s3);
         r
     });
-    cfg.max_urls = args.max_urls;
     cfg.max_error_rate = args.max_error_rate;
     cfg.threads = args.threads;
     let p = &mut cfg.policy;

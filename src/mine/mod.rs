@@ -1,11 +1,13 @@
 //! The nightly job's stages, in the order data flows through them: [`scan`] (bytes -> records),
 //! [`filter`] (which requests may be replayed), [`normalize`] (the URL to replay), [`tally`]
-//! (per-URL counts) and [`select`] (which URLs make the list).
+//! (per-URL counts of one day) and [`route`] (route templates, the sampler's strata). The day's
+//! tally then goes to [`crate::history`] (the retention window) and [`crate::sample`] (which
+//! URLs make the list); [`run`] wires one run end to end.
 
 pub mod filter;
 pub mod normalize;
 pub mod report;
+pub mod route;
 pub mod run;
 pub mod scan;
-pub mod select;
 pub mod tally;

@@ -1,5 +1,6 @@
-//! The run report: what a mining run read, left out (by reason) and wrote, as JSON
-//! (`--report FILE`) and as a short human summary on stderr.
+//! The run report: what a mining run read, left out (by reason), kept in its state and wrote,
+//! with the table of strata (route templates) the list covers, as JSON (`--report FILE`) and as
+//! a short human summary on stderr. The scan figures are those of the last mined day.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,12 @@ use serde::Serialize;
 use super::filter::Reject;
 use super::scan::{FIELD_COUNT_SLOTS, LineError, ObjectFailure, ScanStats};
 use crate::alb::record::{KNOWN_FIELDS, KNOWN_LAYOUTS, MIN_FIELDS};
+use crate::history::{DayProblem, Window};
+use crate::sample::{Sample, SampleConfig, StratumReport};
 use crate::source::Listing;
+
+/// Rows of the strata table kept in the JSON report (most hit first) and left-out strata named.
+pub const STRATA_ROWS: usize = 500;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -30,6 +36,8 @@ pub struct RunReport {
     pub lines: LinesReport,
     pub requests: RequestsReport,
     pub urls: UrlsReport,
+    pub history: HistoryReport,
+    pub sample: SampleReport,
     pub elapsed_seconds: f64,
     pub uncompressed_mb_per_second: f64,
     pub lines_per_second: f64,
@@ -90,6 +98,75 @@ pub struct UrlsReport {
     pub max_urls: u64,
 }
 
+/// The state and the retention window.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HistoryReport {
+    pub state: String,
+    pub window_days: u32,
+    /// `first..=last` day of the window the list was built from.
+    pub window: String,
+    /// Days of the window whose tally was used.
+    pub days_used: u64,
+    /// Days of the window without a usable tally (missing or corrupt): the list was built
+    /// without them.
+    pub problems: Vec<DayProblem>,
+    /// Tallies dropped as older than the window.
+    pub expired: Vec<String>,
+    /// The days this run mined, in order.
+    pub mined: Vec<MinedDay>,
+}
+
+/// One mined day, in short.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MinedDay {
+    pub day: String,
+    pub objects_read: u64,
+    pub lines: u64,
+    pub kept: u64,
+    pub distinct_urls: u64,
+}
+
+/// A stratum the list does not cover.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftOut {
+    pub host: String,
+    pub template: String,
+    pub urls_seen: u64,
+    pub hits: u64,
+}
+
+/// The sampling: what the window held and what the list covers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SampleReport {
+    pub seed: u64,
+    pub max_urls: u64,
+    pub head_share: f64,
+    pub rare_share: f64,
+    pub time_budget_seconds: Option<f64>,
+    pub concurrency: u64,
+    pub urls_in_window: u64,
+    pub hits_in_window: u64,
+    pub strata_seen: u64,
+    pub strata_covered: u64,
+    /// Share of the window's hits that the listed URLs carry.
+    pub traffic_covered: f64,
+    /// Estimated test time of the list at `concurrency`, in seconds.
+    pub est_test_seconds: f64,
+    /// URLs the time budget kept out.
+    pub skipped_for_time: u64,
+    pub head_over_time_budget: bool,
+    /// Head URLs of an already covered stratum left out so that every stratum fits the budget.
+    pub head_yielded: u64,
+    /// Path positions not tracked by the route learner (its table was full).
+    pub route_positions_untracked: u64,
+    pub listed_by_class: BTreeMap<String, u64>,
+    /// Strata without any listed URL (the first `STRATA_ROWS`, most hit first).
+    pub left_out: Vec<LeftOut>,
+    pub left_out_total: u64,
+    /// The strata table (the first `STRATA_ROWS`, most hit first).
+    pub strata: Vec<StratumReport>,
+}
+
 impl RunReport {
     /// A report of a run that has not read anything yet.
     pub fn new(day: &str, logs: &str, max_urls: usize) -> Self {
@@ -110,6 +187,8 @@ impl RunReport {
                 max_urls: max_urls as u64,
                 ..UrlsReport::default()
             },
+            history: HistoryReport::default(),
+            sample: SampleReport::default(),
             elapsed_seconds: 0.0,
             uncompressed_mb_per_second: 0.0,
             lines_per_second: 0.0,
@@ -182,6 +261,52 @@ impl RunReport {
             tracking_params_removed: stats.tracking_removed,
         };
         self.urls.distinct = distinct_urls as u64;
+    }
+
+    pub fn add_window(&mut self, w: &Window) {
+        self.history.window = format!("{}..={}", w.first, w.last);
+        self.history.days_used = w.days.len() as u64;
+        self.history.problems = w.problems.clone();
+    }
+
+    pub fn add_sample(&mut self, s: &Sample, cfg: &SampleConfig, untracked: u64) {
+        let listed_hits: u64 = s.picks.iter().map(|p| p.url.stats.hits).sum();
+        let mut by_class = BTreeMap::new();
+        for p in &s.picks {
+            *by_class.entry(p.class.as_str().to_owned()).or_insert(0) += 1;
+        }
+        let left_out: Vec<&StratumReport> = s.strata.iter().filter(|r| !r.covered).collect();
+        self.sample = SampleReport {
+            seed: cfg.seed,
+            max_urls: cfg.max_urls as u64,
+            head_share: cfg.head_share,
+            rare_share: cfg.rare_share,
+            time_budget_seconds: cfg.time_budget,
+            concurrency: cfg.concurrency as u64,
+            urls_in_window: s.urls_seen,
+            hits_in_window: s.hits_seen,
+            strata_seen: s.strata.len() as u64,
+            strata_covered: s.strata.iter().filter(|r| r.covered).count() as u64,
+            traffic_covered: listed_hits as f64 / s.hits_seen.max(1) as f64,
+            est_test_seconds: s.est_seconds,
+            skipped_for_time: s.skipped_for_time,
+            head_over_time_budget: s.head_over_time_budget,
+            head_yielded: s.head_yielded,
+            route_positions_untracked: untracked,
+            listed_by_class: by_class,
+            left_out_total: left_out.len() as u64,
+            left_out: left_out
+                .iter()
+                .take(STRATA_ROWS)
+                .map(|r| LeftOut {
+                    host: r.host.clone(),
+                    template: r.template.clone(),
+                    urls_seen: r.urls_seen,
+                    hits: r.hits,
+                })
+                .collect(),
+            strata: s.strata.iter().take(STRATA_ROWS).cloned().collect(),
+        };
     }
 
     pub fn set_elapsed(&mut self, seconds: f64) {
@@ -270,6 +395,89 @@ impl RunReport {
             "  urls: {} distinct, {} listed (max {})",
             self.urls.distinct, self.urls.listed, self.urls.max_urls
         );
+        let h = &self.history;
+        if !h.state.is_empty() {
+            let _ = writeln!(
+                s,
+                "  state: {} (window {} days: {}, {} days used{})",
+                h.state,
+                h.window_days,
+                h.window,
+                h.days_used,
+                if h.expired.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} expired", h.expired.len())
+                }
+            );
+            for p in &h.problems {
+                if p.problem != "missing" {
+                    let _ = writeln!(s, "    {} {}: {}", p.problem, p.day, p.detail);
+                }
+            }
+            let missing = h.problems.iter().filter(|p| p.problem == "missing").count();
+            if missing > 0 {
+                let _ = writeln!(s, "    {missing} days of the window have no tally");
+            }
+        }
+        let sm = &self.sample;
+        if sm.strata_seen > 0 {
+            let _ = writeln!(
+                s,
+                "  sample: {} URLs in the window, {} strata, {} covered; the list carries {:.1}% of the \
+                 window's hits; est. test time {:.1} s at concurrency {} (seed {})",
+                sm.urls_in_window,
+                sm.strata_seen,
+                sm.strata_covered,
+                sm.traffic_covered * 100.0,
+                sm.est_test_seconds,
+                sm.concurrency,
+                sm.seed
+            );
+            let _ = writeln!(
+                s,
+                "    {:<40} {:>8} {:>10} {:>7} {:>9} {:>8}",
+                "stratum", "urls", "hits", "listed", "traffic", "est s"
+            );
+            for r in sm.strata.iter().take(12) {
+                let _ = writeln!(
+                    s,
+                    "    {:<40} {:>8} {:>10} {:>7} {:>8.1}% {:>8.2}",
+                    format!("{} {}", r.host, r.template),
+                    r.urls_seen,
+                    r.hits,
+                    r.urls_listed,
+                    r.hits_listed as f64 * 100.0 / r.hits.max(1) as f64,
+                    r.est_seconds
+                );
+            }
+            if sm.strata.len() > 12 {
+                let _ = writeln!(
+                    s,
+                    "    ... {} more strata in the JSON report",
+                    sm.strata_seen - 12
+                );
+            }
+            if sm.left_out_total > 0 {
+                let names: Vec<String> = sm
+                    .left_out
+                    .iter()
+                    .take(5)
+                    .map(|l| format!("{} {}", l.host, l.template))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "    LEFT OUT: {} strata not covered within the budget (e.g. {}){}",
+                    sm.left_out_total,
+                    names.join(", "),
+                    if sm.skipped_for_time > 0 {
+                        format!("; {} URLs did not fit the time budget", sm.skipped_for_time)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
         let _ = writeln!(
             s,
             "  speed: {:.2} s, {:.1} MB/s uncompressed, {:.0} lines/s",

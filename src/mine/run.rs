@@ -1,21 +1,26 @@
-//! One mining run, end to end: list the day's objects, scan them, decide whether the run is
-//! good enough to publish, select and write the list, write the report.
+//! One mining run, end to end: for each day to mine (one, or a `--from` range in order), list
+//! the day's objects, scan them, decide whether the day is good enough, write its tally to the
+//! state (replacing an earlier one) and drop tallies older than the window; then read the
+//! window back, learn route templates, sample the list and write it, and write the report.
 //!
 //! The list is written only when the run succeeded, and atomically: a failed run leaves the
 //! previous list exactly as it was. The report is written in every case, so a scheduler can
-//! alarm on it.
+//! alarm on it. A range run stops at the first day that fails (the days before it keep their
+//! tallies, exactly as nightly runs would have left them).
 
 use std::time::Instant;
 
 use chrono::NaiveDate;
 
 use super::filter::Policy;
-use super::report::RunReport;
+use super::report::{MinedDay, RunReport};
+use super::route::{Learner, RouteRules};
 use super::scan::scan_objects;
-use super::select::top_by_hits;
+use crate::history::{self, StateStore, Window};
 use crate::list::{ListFormat, write_list};
 use crate::output::Destination;
 use crate::s3::S3Error;
+use crate::sample::{SampleConfig, Sampler};
 use crate::source::{LogObject, LogSource, Scope, SourceError};
 
 /// Everything a run needs; the binary fills it from flags.
@@ -25,10 +30,25 @@ pub struct MinerConfig {
     pub logs: LogSource,
     /// Which accounts, regions and load balancers to mine (default: all).
     pub scope: Scope,
-    /// The day to mine (UTC).
+    /// The day to mine (UTC); with `from`, the last day of the range. The list is built as of
+    /// this day.
     pub day: NaiveDate,
+    /// First day of a range to mine, in order (`--from`); `None`: only `day`.
+    pub from: Option<NaiveDate>,
+    /// The filter; its `day` is set to each mined day in turn.
     pub policy: Policy,
-    pub max_urls: usize,
+    /// Where the day tallies live.
+    pub state: StateStore,
+    /// Days in the retention window (the mined day included).
+    pub window_days: u32,
+    /// Sampling: budget and shares. `sample.seed` is used only when `seed` is set.
+    pub sample: SampleConfig,
+    /// The RNG seed; `None`: derived from `day` (`YYYYMMDD`).
+    pub seed: Option<u64>,
+    /// Route rules from `--routes FILE`.
+    pub routes: RouteRules,
+    /// A path position with at least this many values becomes `{var}`.
+    pub route_min_distinct: usize,
     pub out: Destination,
     pub format: ListFormat,
     /// Where to write the JSON report, if anywhere.
@@ -47,8 +67,14 @@ impl MinerConfig {
             logs: logs.into(),
             scope: Scope::default(),
             day,
+            from: None,
             policy: Policy::for_day(day),
-            max_urls: 1000,
+            state: StateStore::Dir("greenlight-state".into()),
+            window_days: 30,
+            sample: SampleConfig::new(1000, 0),
+            seed: None,
+            routes: RouteRules::default(),
+            route_min_distinct: 10,
             out: Destination::File("acceptance_url_list.csv".into()),
             format: ListFormat::Full,
             report: None,
@@ -77,6 +103,10 @@ pub enum MinerError {
     },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    #[error("state {store}: {what}")]
+    State { store: String, what: String },
+    #[error("--from {from} is after the last day {to}")]
+    BadRange { from: NaiveDate, to: NaiveDate },
 }
 
 impl MinerError {
@@ -95,8 +125,8 @@ impl MinerError {
             {
                 2
             }
-            MinerError::Write { .. } | MinerError::Threads(_) => 1,
-            MinerError::Source(_) => 2,
+            MinerError::Write { .. } | MinerError::Threads(_) | MinerError::State { .. } => 1,
+            MinerError::Source(_) | MinerError::BadRange { .. } => 2,
             MinerError::NoObjects { .. } | MinerError::NothingReplayable { .. } => 3,
             MinerError::TooManyErrors { .. } => 4,
         }
@@ -121,7 +151,11 @@ impl Progress for NoProgress {}
 /// file (if asked for) is written in both cases, the list only on success.
 pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(), MinerError>) {
     let started = Instant::now();
-    let mut report = RunReport::new(&cfg.day.to_string(), &cfg.logs.to_string(), cfg.max_urls);
+    let mut report = RunReport::new(
+        &cfg.day.to_string(),
+        &cfg.logs.to_string(),
+        cfg.sample.max_urls,
+    );
     let mut result = mine(cfg, progress, &mut report);
     report.set_elapsed(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
@@ -153,16 +187,95 @@ pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(),
     (report, result)
 }
 
+/// The seed of the list built as of `day` when none is given: `YYYYMMDD`.
+pub fn default_seed(day: NaiveDate) -> u64 {
+    day.format("%Y%m%d").to_string().parse().unwrap_or_default()
+}
+
 fn mine(
     cfg: &MinerConfig,
     progress: &dyn Progress,
     report: &mut RunReport,
 ) -> Result<(), MinerError> {
-    let listing = cfg.logs.list_day_in(cfg.day, &cfg.scope)?;
+    let first = cfg.from.unwrap_or(cfg.day);
+    if first > cfg.day {
+        return Err(MinerError::BadRange {
+            from: first,
+            to: cfg.day,
+        });
+    }
+    let state_err = |what: String| MinerError::State {
+        store: cfg.state.to_string(),
+        what,
+    };
+    report.history.state = cfg.state.to_string();
+    report.history.window_days = cfg.window_days;
+    for day in first.iter_days().take_while(|d| *d <= cfg.day) {
+        let tally = mine_day(cfg, day, progress, report)?;
+        history::write_day(&cfg.state, day, &tally)
+            .map_err(|e| state_err(format!("cannot write the tally of {day}: {e}")))?;
+        let expired = history::expire(&cfg.state, day, cfg.window_days)
+            .map_err(|e| state_err(format!("cannot drop old tallies: {e}")))?;
+        report
+            .history
+            .expired
+            .extend(expired.iter().map(|d| d.to_string()));
+        report.history.mined.push(MinedDay {
+            day: day.to_string(),
+            objects_read: report.objects.read,
+            lines: report.lines.total,
+            kept: report.requests.kept,
+            distinct_urls: tally.len() as u64,
+        });
+    }
+
+    // The list, as of the last day, from the window.
+    let window = Window::open(&cfg.state, cfg.day, cfg.window_days)
+        .map_err(|e| state_err(format!("cannot list the state: {e}")))?;
+    report.add_window(&window);
+    let mut learner = Learner::new(cfg.route_min_distinct);
+    window
+        .for_each(|u| learner.see(u.host(), u.target()))
+        .map_err(|e| state_err(format!("reading the window: {e}")))?;
+    let untracked = learner.untracked();
+    let router = learner.finish(cfg.routes.clone());
+    let mut sample_cfg = cfg.sample.clone();
+    sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
+    let mut sampler = Sampler::new(sample_cfg.clone(), &router);
+    window
+        .for_each(|u| sampler.add(u))
+        .map_err(|e| state_err(format!("reading the window: {e}")))?;
+    let sample = sampler.finish();
+    report.add_sample(&sample, &sample_cfg, untracked);
+
+    let mut list = Vec::new();
+    write_list(&mut list, &sample.picks, cfg.format)
+        .map_err(std::io::Error::other)
+        .and_then(|()| cfg.out.write(&list))
+        .map_err(|source| MinerError::Write {
+            path: cfg.out.clone(),
+            source,
+        })?;
+    report.urls.listed = sample.picks.len() as u64;
+    report.list = Some(cfg.out.to_string());
+    Ok(())
+}
+
+/// Scans one day into its tally, or says why the day cannot be used.
+fn mine_day(
+    cfg: &MinerConfig,
+    day: NaiveDate,
+    progress: &dyn Progress,
+    report: &mut RunReport,
+) -> Result<crate::mine::tally::Tally, MinerError> {
+    let mut policy = cfg.policy.clone();
+    policy.day = Policy::for_day(day).day;
+    report.day = day.to_string();
+    let listing = cfg.logs.list_day_in(day, &cfg.scope)?;
     report.add_listing(&listing);
     if listing.objects.is_empty() {
         return Err(MinerError::NoObjects {
-            day: cfg.day,
+            day,
             folders: if listing.folders.is_empty() {
                 cfg.logs.to_string()
             } else {
@@ -176,11 +289,8 @@ fn mine(
         .num_threads(cfg.threads)
         .build()
         .map_err(|e| MinerError::Threads(e.to_string()))?;
-    let (tally, stats) = pool.install(|| {
-        scan_objects(&listing.objects, &cfg.policy, &|obj| {
-            progress.object_done(obj)
-        })
-    });
+    let (tally, stats) =
+        pool.install(|| scan_objects(&listing.objects, &policy, &|obj| progress.object_done(obj)));
     progress.finish();
     report.add_scan(&stats, tally.len());
 
@@ -207,7 +317,7 @@ fn mine(
     }
     if tally.is_empty() {
         return Err(MinerError::NothingReplayable {
-            day: cfg.day,
+            day,
             why: format!(
                 "{} lines read, {} parsed, none passed the filter",
                 stats.lines,
@@ -215,17 +325,5 @@ fn mine(
             ),
         });
     }
-
-    let selected = top_by_hits(&tally, cfg.max_urls);
-    let mut list = Vec::new();
-    write_list(&mut list, &selected, cfg.format)
-        .map_err(std::io::Error::other)
-        .and_then(|()| cfg.out.write(&list))
-        .map_err(|source| MinerError::Write {
-            path: cfg.out.clone(),
-            source,
-        })?;
-    report.urls.listed = selected.len() as u64;
-    report.list = Some(cfg.out.to_string());
-    Ok(())
+    Ok(tally)
 }

@@ -20,7 +20,7 @@ use crate::alb::parse_line;
 use crate::source::LogObject;
 
 use super::filter::{Policy, Reject, Scratch};
-use super::tally::{Tally, seconds_to_us};
+use super::tally::{Tally, second_of_day, seconds_to_us};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
@@ -369,8 +369,9 @@ impl<'p> Worker<'p> {
                 // `admit` guarantees a status (the Status check needs one).
                 let status = rec.elb_status_code.unwrap_or_default();
                 let target_us = seconds_to_us(rec.target_processing_time);
+                let second = second_of_day(rec.time);
                 self.tally
-                    .record(&self.scratch.url, &url, status, target_us);
+                    .record(&self.scratch.url, &url, status, target_us, second);
             }
             Err(reason) => self.stats.rejected[reason as usize] += 1,
         }

@@ -25,10 +25,24 @@ pub struct UrlStats {
     /// Hits over `http` and over `https`.
     pub http_hits: u64,
     pub https_hits: u64,
+    /// Target processing times as a log-scale histogram: `(bucket, hits)`, sorted by bucket
+    /// (see [`latency_bucket`]), so medians can be estimated after merging days.
+    pub latency_hist: Vec<(u8, u64)>,
+    /// First and last second of the day (0..86400) the URL was requested; meaningful when
+    /// `hits > 0`.
+    pub first_second: u32,
+    pub last_second: u32,
 }
 
 impl UrlStats {
-    fn record(&mut self, status: u16, scheme: Scheme, target_us: Option<u64>) {
+    fn record(&mut self, status: u16, scheme: Scheme, target_us: Option<u64>, second: u32) {
+        if self.hits == 0 {
+            self.first_second = second;
+            self.last_second = second;
+        } else {
+            self.first_second = self.first_second.min(second);
+            self.last_second = self.last_second.max(second);
+        }
         self.hits += 1;
         match self.statuses.binary_search_by_key(&status, |&(c, _)| c) {
             Ok(i) => self.statuses[i].1 += 1,
@@ -38,6 +52,7 @@ impl UrlStats {
             self.target_us_sum += us;
             self.target_us_count += 1;
             self.target_us_max = self.target_us_max.max(us);
+            add_bucket(&mut self.latency_hist, latency_bucket(us), 1);
         }
         match scheme {
             Scheme::Http => self.http_hits += 1,
@@ -45,7 +60,21 @@ impl UrlStats {
         }
     }
 
-    fn merge(&mut self, other: &UrlStats) {
+    /// Adds `other` into `self` (order independent).
+    pub fn merge(&mut self, other: &UrlStats) {
+        if other.hits == 0 {
+            return;
+        }
+        if self.hits == 0 {
+            self.first_second = other.first_second;
+            self.last_second = other.last_second;
+        } else {
+            self.first_second = self.first_second.min(other.first_second);
+            self.last_second = self.last_second.max(other.last_second);
+        }
+        for &(b, n) in &other.latency_hist {
+            add_bucket(&mut self.latency_hist, b, n);
+        }
         self.hits += other.hits;
         for &(code, n) in &other.statuses {
             match self.statuses.binary_search_by_key(&code, |&(c, _)| c) {
@@ -80,10 +109,82 @@ impl UrlStats {
         }
     }
 
+    /// Median target processing time in milliseconds (from the histogram, within about 12%),
+    /// when any hit logged one.
+    pub fn p50_ms(&self) -> Option<f64> {
+        median_of_hist(&self.latency_hist).map(|us| us as f64 / 1000.0)
+    }
+
     /// Mean target processing time in milliseconds, when any hit logged one.
     pub fn mean_target_ms(&self) -> Option<f64> {
         (self.target_us_count > 0)
             .then(|| self.target_us_sum as f64 / self.target_us_count as f64 / 1000.0)
+    }
+}
+
+fn add_bucket(hist: &mut Vec<(u8, u64)>, bucket: u8, n: u64) {
+    match hist.binary_search_by_key(&bucket, |&(b, _)| b) {
+        Ok(i) => hist[i].1 += n,
+        Err(i) => hist.insert(i, (bucket, n)),
+    }
+}
+
+/// The histogram bucket of a latency in microseconds: exact below 4 µs, then four buckets per
+/// power of two (at most ~19% wide). Integer only; at most 255 for any `u64`.
+pub fn latency_bucket(us: u64) -> u8 {
+    if us < 4 {
+        return us as u8;
+    }
+    let e = 63 - us.leading_zeros(); // >= 2
+    let mantissa = (us >> (e - 2)) & 3;
+    (4 * (e - 1) + mantissa as u32) as u8
+}
+
+/// The middle of a bucket, in microseconds.
+pub fn bucket_value(bucket: u8) -> u64 {
+    if bucket < 4 {
+        return u64::from(bucket);
+    }
+    let e = u32::from(bucket) / 4 + 1;
+    let mantissa = u64::from(bucket) % 4;
+    if e >= 64 {
+        return u64::MAX;
+    }
+    let low = (4 + mantissa) << (e - 2);
+    low + (1u64 << (e - 2)) / 2
+}
+
+/// The median of a latency histogram, in microseconds.
+pub fn median_of_hist(hist: &[(u8, u64)]) -> Option<u64> {
+    let total: u64 = hist.iter().map(|&(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    let half = total.div_ceil(2);
+    let mut acc = 0;
+    for &(b, n) in hist {
+        acc += n;
+        if acc >= half {
+            return Some(bucket_value(b));
+        }
+    }
+    None
+}
+
+/// The second of the day (0..86400) of an ALB `time` field (`YYYY-MM-DDTHH:MM:SS...`); 0 when
+/// it cannot be read (the parser validates the field, so that does not happen on parsed lines).
+pub fn second_of_day(time: &[u8]) -> u32 {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let b = time.get(r)?;
+        b.iter().try_fold(0u32, |a, &d| {
+            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+        })
+    };
+    match (digits(11..13), digits(14..16), digits(17..19)) {
+        (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 61 => {
+            (h * 3600 + m * 60 + s).min(86_399)
+        }
+        _ => 0,
     }
 }
 
@@ -97,13 +198,20 @@ pub struct Tally {
 
 impl Tally {
     /// Counts one admitted request. `key` is the normaliser's scratch buffer.
-    pub fn record(&mut self, key: &[u8], url: &Normalized, status: u16, target_us: Option<u64>) {
+    pub fn record(
+        &mut self,
+        key: &[u8],
+        url: &Normalized,
+        status: u16,
+        target_us: Option<u64>,
+        second: u32,
+    ) {
         if let Some(stats) = self.urls.get_mut(key) {
-            stats.record(status, url.scheme, target_us);
+            stats.record(status, url.scheme, target_us, second);
             return;
         }
         let mut stats = UrlStats::default();
-        stats.record(status, url.scheme, target_us);
+        stats.record(status, url.scheme, target_us, second);
         self.urls.insert(key.into(), stats);
     }
 
@@ -135,6 +243,14 @@ impl Tally {
 
     pub fn is_empty(&self) -> bool {
         self.urls.is_empty()
+    }
+
+    /// Every URL as `(key, stats)` sorted by key (`host SP request-target`, bytewise): the
+    /// order day files are written in.
+    pub fn sorted(&self) -> Vec<(&[u8], &UrlStats)> {
+        let mut v: Vec<(&[u8], &UrlStats)> = self.urls.iter().map(|(k, s)| (&k[..], s)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
     }
 
     /// Every URL as `(host, request-target, stats)`, in no particular order.
@@ -176,7 +292,7 @@ mod tests {
     fn add(t: &mut Tally, url: &str, status: u16, us: Option<u64>) {
         let mut s = Vec::new();
         let n = normalize(url.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
-        t.record(&s, &n, status, us);
+        t.record(&s, &n, status, us, 3600);
     }
 
     #[test]
@@ -208,6 +324,49 @@ mod tests {
         assert_eq!(s.mean_target_ms(), Some(2.0));
         assert_eq!(s.target_us_max, 3000);
         assert_eq!(s.scheme(), Scheme::Https);
+    }
+
+    #[test]
+    fn latency_buckets_are_monotonic_and_close() {
+        let mut last = 0;
+        for us in [
+            0u64,
+            1,
+            3,
+            4,
+            5,
+            7,
+            8,
+            100,
+            1000,
+            48_000,
+            1_000_000,
+            60_000_000,
+            u64::MAX,
+        ] {
+            let b = latency_bucket(us);
+            assert!(b >= last, "{us}");
+            last = b;
+            let v = bucket_value(b);
+            if (4..u64::MAX / 2).contains(&us) {
+                assert!(
+                    (v as f64 - us as f64).abs() / us as f64 <= 0.25,
+                    "{us} -> {v}"
+                );
+            }
+        }
+        assert_eq!(
+            median_of_hist(&[(latency_bucket(1000), 3), (latency_bucket(90_000), 1)]),
+            Some(bucket_value(latency_bucket(1000)))
+        );
+        assert_eq!(median_of_hist(&[]), None);
+    }
+
+    #[test]
+    fn second_of_day_reads_the_time_field() {
+        assert_eq!(second_of_day(b"2026-03-02T10:00:01.123456Z"), 36_001);
+        assert_eq!(second_of_day(b"2026-03-02T00:00:00.000000Z"), 0);
+        assert_eq!(second_of_day(b"garbage"), 0);
     }
 
     #[test]

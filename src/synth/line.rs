@@ -216,6 +216,8 @@ pub(crate) struct LineGen {
     ident: Ident,
     cum_popular: Vec<f64>,
     counters: std::collections::BTreeMap<&'static str, usize>,
+    tail_per_mille: usize,
+    tail_values: u32,
 }
 
 fn pick(rng: &mut ChaCha8Rng, n: usize) -> usize {
@@ -291,7 +293,16 @@ impl LineGen {
             ident,
             cum_popular,
             counters: Default::default(),
+            tail_per_mille: 200,
+            tail_values: 900_000,
         }
+    }
+
+    /// Sets the long tail's share of kept requests (per mille) and its number of values.
+    pub fn long_tail(mut self, per_mille: u32, values: u32) -> Self {
+        self.tail_per_mille = per_mille.min(1000) as usize;
+        self.tail_values = values.max(1);
+        self
     }
 
     fn next(&mut self, key: &'static str, n: usize) -> usize {
@@ -429,9 +440,9 @@ impl LineGen {
     fn kept(&mut self, rng: &mut ChaCha8Rng, spec: &mut Spec, labels: &mut Vec<String>) {
         labels.push("kept".into());
         let roll = pick(rng, 1000);
-        if roll < 200 {
+        if roll < self.tail_per_mille {
             labels.push("kept:long_tail".into());
-            let n = rng.random_range(100_000..1_000_000u32);
+            let n = rng.random_range(100_000..100_000u32.saturating_add(self.tail_values));
             let (site, path) = match self.next("long_tail", 3) {
                 0 => (SHOP, format!("/product/{n}")),
                 1 => (WWW, format!("/blog/2026/{n}-notes")),

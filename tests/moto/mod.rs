@@ -207,9 +207,21 @@ impl Moto {
     }
 }
 
+/// A state folder of its own for each miner run (`GREENLIGHT_STATE`): these tests compare one
+/// day's list between runs, so no run may see another's day tallies (and none may write into
+/// the working tree). Under the system temp folder, removed when the test process ends.
+fn fresh_state() -> PathBuf {
+    static ROOT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let root = ROOT.get_or_init(|| tempfile::tempdir().expect("state root"));
+    root.path()
+        .join(format!("state-{}", N.fetch_add(1, Ordering::Relaxed)))
+}
+
 /// Removes every way the SDK could find credentials, a region or an endpoint outside the test,
 /// and switches IMDS off.
 pub fn no_aws_env(cmd: &mut Command) {
+    cmd.env("GREENLIGHT_STATE", fresh_state());
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AWS_") {
             cmd.env_remove(k);
