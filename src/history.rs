@@ -4,12 +4,12 @@
 //!
 //! # Day files
 //!
-//! `tally-YYYY-MM-DD.glt`: a text header line `greenlight-tally 1 YYYY-MM-DD\n`, then one gzip
+//! `tally-YYYY-MM-DD.glt`: a text header line `greenlight-tally 2 YYYY-MM-DD\n`, then one gzip
 //! stream holding the day's URLs sorted by key (`host SP request-target`, bytewise), each as
 //! LEB128 varints: shared key prefix length with the previous key, suffix length, suffix bytes,
 //! hits, status count and `(code, hits)` pairs, `http` hits, latency count/sum/max (µs),
 //! histogram bucket count and `(bucket, hits)` pairs, first second of the day and
-//! `last - first`. A record with both lengths 0 ends the URLs; it is followed by the URL count
+//! `last - first`, then the sampled user agent: its length (0: none), bytes and rank. A record with both lengths 0 ends the URLs; it is followed by the URL count
 //! and the total hits, then the end of the gzip stream (whose CRC is checked). Sorted keys and
 //! integer fields make the file a pure function of the day's tally: mining the same day twice
 //! writes the same bytes.
@@ -27,7 +27,7 @@ use flate2::Compression;
 use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 
-use crate::mine::tally::{Tally, UrlStats};
+use crate::mine::tally::{MAX_AGENT, SampledAgent, Tally, UrlStats, usable_agent};
 use crate::s3::{S3Config, S3Url};
 
 /// Where the day files live: a local folder, or a prefix in S3 (read and written with the
@@ -186,7 +186,7 @@ impl fmt::Display for StateStore {
     }
 }
 
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 const MAX_KEY: usize = 1 << 20;
 const MAX_PAIRS: u64 = 1 << 16;
 
@@ -246,6 +246,14 @@ pub fn encode_day(day: NaiveDate, tally: &Tally) -> io::Result<Vec<u8>> {
             &mut buf,
             u64::from(s.last_second.saturating_sub(s.first_second)),
         );
+        match &s.agent {
+            None => put_varint(&mut buf, 0),
+            Some(a) => {
+                put_varint(&mut buf, a.agent.len() as u64);
+                buf.extend_from_slice(&a.agent);
+                put_varint(&mut buf, a.rank);
+            }
+        }
         total_hits += s.hits;
         prev = key;
         if buf.len() > 1 << 15 {
@@ -458,6 +466,18 @@ impl DayReader {
         }
         s.first_second = self.small(86_399, "first second")? as u32;
         s.last_second = s.first_second + self.small(86_399, "seconds")? as u32;
+        let agent_len = self.small(MAX_AGENT as u64, "agent length")? as usize;
+        if agent_len > 0 {
+            let mut agent = vec![0u8; agent_len];
+            self.inner.read_exact(&mut agent)?;
+            if usable_agent(&agent).is_none() {
+                return Err(DayError::Corrupt("agent not printable ASCII".into()));
+            }
+            s.agent = Some(SampledAgent {
+                rank: self.varint()?,
+                agent: agent.into(),
+            });
+        }
         self.count += 1;
         self.hits = self.hits.wrapping_add(s.hits);
         self.key = key.clone();
@@ -633,7 +653,14 @@ mod tests {
         let mut s = Vec::new();
         for &(u, status, second) in urls {
             let n = normalize(u.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
-            t.record(&s, &n, status, Some(12_000), second);
+            t.record(
+                &s,
+                &n,
+                status,
+                Some(12_000),
+                second,
+                Some((u64::from(second), b"Mozilla/5.0")),
+            );
         }
         t
     }

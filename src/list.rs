@@ -17,6 +17,7 @@
 //! | `days_seen` | days of the retention window it was requested on |
 //! | `last_seen` | when it was last requested, `YYYY-MM-DDTHH:MM:SSZ` |
 //! | `p50_ms` | median target processing time (histogram estimate), empty when none |
+//! | `agent` | a client's user agent, drawn in proportion to hits (mostly the commonest) |
 //!
 //! `hits`, `statuses` and the latencies are summed over the retention window.
 //!
@@ -42,7 +43,7 @@ pub enum ListFormat {
 }
 
 /// The header of the full format.
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "path",
     "host",
     "expected_status",
@@ -55,6 +56,7 @@ pub const HEADER: [&str; 12] = [
     "days_seen",
     "last_seen",
     "p50_ms",
+    "agent",
 ];
 
 /// Writes the list as CSV to `out`.
@@ -99,6 +101,7 @@ pub fn write_list<W: Write>(out: W, entries: &[Pick], format: ListFormat) -> csv
                     e.days_seen.to_string().as_bytes(),
                     e.last_seen().as_bytes(),
                     p50.as_bytes(),
+                    e.stats.agent.as_ref().map_or(&b""[..], |a| &a.agent),
                 ])?;
             }
         }

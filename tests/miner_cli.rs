@@ -92,8 +92,10 @@ fn writes_byte_exact_paths_and_hosts() {
             .get("http://www.example.com:80/a?b=1")
             .status("304", "304")
             .text(),
+        // An agent that is not printable ASCII once decoded is not listed.
         Line::base()
             .get(r"https://shop.example.com:8443/caf\xc3\xa9/%zz//x/../y?q=a+b")
+            .agent(r"Caf\xc3\xa9Browser/1.0")
             .text(),
         Line::base()
             .get("https://www.example.com:443/login?token=secret")
@@ -111,17 +113,18 @@ fn writes_byte_exact_paths_and_hosts() {
     assert_eq!(
         rows[0],
         "path,host,expected_status,hits,scheme,statuses,mean_target_ms,\
-         stratum,class,days_seen,last_seen,p50_ms"
+         stratum,class,days_seen,last_seen,p50_ms,agent"
     );
     // p50 comes from a log-scale histogram: 48 ms falls in the 45.1 ms bucket.
     assert_eq!(
         rows[1],
-        "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0,/a,head,1,2026-03-02T10:00:00Z,45.1"
+        "/a?b=1,www.example.com,200,3,https,200:2 304:1,48.0,/a,head,1,2026-03-02T10:00:00Z,45.1,\
+         Mozilla/5.0 (X11; Linux x86_64)"
     );
     assert_eq!(
         rows[2],
         "/caf%C3%A9/%zz//x/../y?q=a+b,shop.example.com:8443,200,1,https,200:1,48.0,\
-         /caf%C3%A9/%zz/x/../y,head,1,2026-03-02T10:00:00Z,45.1"
+         /caf%C3%A9/%zz/x/../y,head,1,2026-03-02T10:00:00Z,45.1,"
     );
     assert_eq!(rows.len(), 3, "{list}");
     assert!(!list.contains("secret"));

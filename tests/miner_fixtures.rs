@@ -53,7 +53,8 @@ fn mine(day: &str, dir: &Path, extra: &[&str]) -> (Vec<csv::StringRecord>, Value
             "class",
             "days_seen",
             "last_seen",
-            "p50_ms"
+            "p50_ms",
+            "agent"
         ]
     );
     let rows = r.records().map(|r| r.unwrap()).collect();
@@ -77,6 +78,18 @@ fn every_fixture_day_gives_exactly_the_expected_list_and_counts() {
     assert_eq!(days.len(), 3);
     for (day, want) in days {
         let (rows, report) = mine(day, dir.path(), &[]);
+
+        // Each URL carries a client's agent, sendable as a header; never a health checker's
+        // (their requests are filtered out).
+        let agents: Vec<&str> = rows.iter().map(|r| &r[12]).collect();
+        assert!(agents.iter().filter(|a| !a.is_empty()).count() * 10 > agents.len() * 9);
+        for a in &agents {
+            assert!(a.bytes().all(|b| (0x20..0x7f).contains(&b)), "{a:?}");
+            assert!(
+                !a.contains("HealthChecker") && !a.contains("kube-probe"),
+                "{a:?}"
+            );
+        }
 
         // The list: with a budget (1000) above the day's distinct URLs, exactly the expected
         // URLs, most hit first, ties by host then path.

@@ -32,6 +32,44 @@ pub struct UrlStats {
     /// `hits > 0`.
     pub first_second: u32,
     pub last_second: u32,
+    /// The user agent of one hit drawn at random, weighted by hits (the hit of lowest
+    /// [`agent_rank`]), so a URL is replayed the way its clients asked for it; `None` when no
+    /// hit had a usable agent. The smallest rank wins everywhere (threads, days), so the choice
+    /// does not depend on the order the hits were counted in.
+    pub agent: Option<SampledAgent>,
+}
+
+/// A hit's user agent with the rank that decides which one a URL keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampledAgent {
+    pub rank: u64,
+    /// Printable ASCII, as decoded from the log (see [`usable_agent`]).
+    pub agent: Box<[u8]>,
+}
+
+/// The longest user agent listed (longer ones are not sampled).
+pub const MAX_AGENT: usize = 512;
+
+/// The rank of one hit: a hash, with a fixed seed, of what makes the hit unique (its trace id,
+/// time and client). Fixed, so every run of the same logs ranks the same hits the same way.
+pub fn agent_rank(parts: &[&[u8]]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x6772_6565_6e6c_6967).build_hasher();
+    for p in parts {
+        h.write(p);
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+/// A decoded user agent that can be sent again as a header value: printable ASCII, not `-`,
+/// at most [`MAX_AGENT`] bytes.
+pub fn usable_agent(decoded: &[u8]) -> Option<&[u8]> {
+    let ok = !decoded.is_empty()
+        && decoded != b"-"
+        && decoded.len() <= MAX_AGENT
+        && decoded.iter().all(|&b| (0x20..0x7f).contains(&b));
+    ok.then_some(decoded)
 }
 
 impl UrlStats {
@@ -60,10 +98,26 @@ impl UrlStats {
         }
     }
 
+    /// Keeps `agent` if its rank is the lowest seen (ties: the smaller agent).
+    pub fn offer_agent(&mut self, rank: u64, agent: &[u8]) {
+        match &self.agent {
+            Some(a) if (a.rank, &*a.agent) <= (rank, agent) => {}
+            _ => {
+                self.agent = Some(SampledAgent {
+                    rank,
+                    agent: agent.into(),
+                })
+            }
+        }
+    }
+
     /// Adds `other` into `self` (order independent).
     pub fn merge(&mut self, other: &UrlStats) {
         if other.hits == 0 {
             return;
+        }
+        if let Some(a) = &other.agent {
+            self.offer_agent(a.rank, &a.agent);
         }
         if self.hits == 0 {
             self.first_second = other.first_second;
@@ -205,13 +259,20 @@ impl Tally {
         status: u16,
         target_us: Option<u64>,
         second: u32,
+        agent: Option<(u64, &[u8])>,
     ) {
         if let Some(stats) = self.urls.get_mut(key) {
             stats.record(status, url.scheme, target_us, second);
+            if let Some((rank, a)) = agent {
+                stats.offer_agent(rank, a);
+            }
             return;
         }
         let mut stats = UrlStats::default();
         stats.record(status, url.scheme, target_us, second);
+        if let Some((rank, a)) = agent {
+            stats.offer_agent(rank, a);
+        }
         self.urls.insert(key.into(), stats);
     }
 
@@ -292,7 +353,7 @@ mod tests {
     fn add(t: &mut Tally, url: &str, status: u16, us: Option<u64>) {
         let mut s = Vec::new();
         let n = normalize(url.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
-        t.record(&s, &n, status, us, 3600);
+        t.record(&s, &n, status, us, 3600, None);
     }
 
     #[test]
@@ -367,6 +428,66 @@ mod tests {
         assert_eq!(second_of_day(b"2026-03-02T10:00:01.123456Z"), 36_001);
         assert_eq!(second_of_day(b"2026-03-02T00:00:00.000000Z"), 0);
         assert_eq!(second_of_day(b"garbage"), 0);
+    }
+
+    #[test]
+    fn the_lowest_ranked_agent_wins_in_any_order() {
+        let hits: [(u64, &[u8]); 4] = [(9, b"b"), (3, b"a"), (3, b"0"), (7, b"c")];
+        let mut orders = vec![hits.to_vec()];
+        orders.push(hits.iter().rev().copied().collect());
+        for order in orders {
+            let mut s = UrlStats::default();
+            for (rank, agent) in order {
+                s.offer_agent(rank, agent);
+            }
+            assert_eq!(
+                s.agent.as_ref().map(|a| (a.rank, &*a.agent)),
+                Some((3, &b"0"[..]))
+            );
+        }
+        let mut left = UrlStats {
+            hits: 1,
+            ..UrlStats::default()
+        };
+        left.offer_agent(5, b"x");
+        let mut right = UrlStats {
+            hits: 1,
+            ..UrlStats::default()
+        };
+        right.offer_agent(2, b"y");
+        left.merge(&right);
+        assert_eq!(left.agent.map(|a| a.rank), Some(2));
+    }
+
+    #[test]
+    fn agents_are_sampled_in_proportion_to_their_hits() {
+        // 80% of hits from one agent: over many URLs, that agent is kept for about 80% of them.
+        let mut kept_common = 0;
+        for url in 0..2000u32 {
+            let mut s = UrlStats::default();
+            for hit in 0..10u32 {
+                let agent: &[u8] = if hit < 8 { b"common" } else { b"rare" };
+                let id = format!("{url}-{hit}");
+                s.offer_agent(agent_rank(&[id.as_bytes()]), agent);
+            }
+            kept_common += usize::from(s.agent.is_some_and(|a| &*a.agent == b"common"));
+        }
+        assert!((1500..1700).contains(&kept_common), "{kept_common} of 2000");
+    }
+
+    #[test]
+    fn only_sendable_agents_are_sampled() {
+        assert_eq!(
+            usable_agent(b"Mozilla/5.0 (X11)"),
+            Some(&b"Mozilla/5.0 (X11)"[..])
+        );
+        assert_eq!(usable_agent(b"-"), None);
+        assert_eq!(usable_agent(b""), None);
+        assert_eq!(usable_agent("caf\u{e9}".as_bytes()), None);
+        assert_eq!(usable_agent(b"a\nb"), None);
+        assert_eq!(usable_agent(b"a\x7fb"), None);
+        assert_eq!(usable_agent(&[b'a'; MAX_AGENT + 1]), None);
+        assert!(usable_agent(&[b'a'; MAX_AGENT]).is_some());
     }
 
     #[test]
