@@ -32,3 +32,15 @@ pub mod s3;
 pub mod sample;
 pub mod source;
 pub mod synth;
+
+/// Plain log lines (`tracing`) on stderr for the binaries, filtered by `GREENLIGHT_LOG`
+/// (default `info`).
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+}

@@ -342,13 +342,7 @@ impl Progress for Lines {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    greenlight::init_logging();
     let cfg = match config(Args::parse()) {
         Ok(cfg) => cfg,
         Err(e) => {

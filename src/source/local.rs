@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::layout::{self, AWS_LOGS_FOLDER, KeyClass, SERVICE_FOLDER, SkipReason};
+use super::layout::{self, AWS_LOGS_FOLDER, SERVICE_FOLDER, SkipReason};
 use super::{Listing, LogObject, ObjectLocation, Scope, SourceError};
 
 /// How many prefix folders may sit between the root and an `AWSLogs` folder
@@ -156,22 +156,11 @@ fn list_folder(
         let entry = entry.map_err(|e| io_error(dir, e))?;
         // A name that is not UTF-8 cannot be an ALB key.
         let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-            count_skip(listing, SkipReason::NotAlbLog);
+            listing.count_skip(SkipReason::NotAlbLog);
             continue;
         };
         let key = format!("{folder_key}{name}");
-        let parsed = match layout::classify_key(&key) {
-            KeyClass::AccessLog(parsed) => parsed,
-            KeyClass::Skip(reason) => {
-                count_skip(listing, reason);
-                continue;
-            }
-        };
-        if !scope.load_balancer_ok(&parsed.lb_name) {
-            continue;
-        }
-        if !layout::object_may_hold_day(folder, &parsed, day) {
-            listing.not_in_window += 1;
+        if listing.select(&key, folder, day, scope).is_none() {
             continue;
         }
         let path = entry.path();
@@ -180,13 +169,13 @@ fn list_folder(
             Ok(meta) => meta,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // A dangling link, or a file removed while listing.
-                count_skip(listing, SkipReason::NotAlbLog);
+                listing.count_skip(SkipReason::NotAlbLog);
                 continue;
             }
             Err(e) => return Err(io_error(&path, e)),
         };
         if !meta.is_file() {
-            count_skip(listing, SkipReason::NotAlbLog);
+            listing.count_skip(SkipReason::NotAlbLog);
             continue;
         }
         listing.objects.push(LogObject {
@@ -196,10 +185,6 @@ fn list_folder(
         });
     }
     Ok(())
-}
-
-fn count_skip(listing: &mut Listing, reason: SkipReason) {
-    *listing.skipped.entry(reason).or_default() += 1;
 }
 
 /// The sub-folders of `dir` (following symlinks), as (name, path), sorted by name. Names that

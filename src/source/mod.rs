@@ -163,6 +163,41 @@ pub struct Listing {
     pub not_in_window: u64,
 }
 
+impl Listing {
+    /// Counts an object in a day folder that is skipped by key.
+    pub fn count_skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason).or_default() += 1;
+    }
+
+    /// The one rule, for every store, on an object found in day folder `folder` while listing
+    /// `day`: `Some` when it is an ALB access log of a load balancer in `scope` that can hold
+    /// the day's requests; otherwise it is counted (skipped by key, or not in the window) or,
+    /// for another load balancer, passed over.
+    pub fn select(
+        &mut self,
+        key: &str,
+        folder: chrono::NaiveDate,
+        day: chrono::NaiveDate,
+        scope: &Scope,
+    ) -> Option<AlbLogName> {
+        let parsed = match classify_key(key) {
+            KeyClass::AccessLog(parsed) => parsed,
+            KeyClass::Skip(reason) => {
+                self.count_skip(reason);
+                return None;
+            }
+        };
+        if !scope.load_balancer_ok(&parsed.lb_name) {
+            return None;
+        }
+        if !layout::object_may_hold_day(folder, &parsed, day) {
+            self.not_in_window += 1;
+            return None;
+        }
+        Some(parsed)
+    }
+}
+
 /// Why a source could not list.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

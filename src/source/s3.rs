@@ -32,7 +32,7 @@ use bytes::Bytes;
 use chrono::NaiveDate;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use super::layout::{self, AWS_LOGS_FOLDER, KeyClass, SERVICE_FOLDER, SkipReason};
+use super::layout::{self, AWS_LOGS_FOLDER, SERVICE_FOLDER, SkipReason};
 use super::local::MAX_PREFIX_DEPTH;
 use super::{Listing, LogObject, ObjectLocation, Scope, SourceError};
 use crate::s3::{S3Client, S3Config, S3Error, runtime};
@@ -95,21 +95,10 @@ pub fn list_day(
                         continue;
                     }
                     for _ in &level.folders {
-                        count_skip(&mut listing, SkipReason::NotAlbLog);
+                        listing.count_skip(SkipReason::NotAlbLog);
                     }
                     for obj in level.objects {
-                        let parsed = match layout::classify_key(&obj.key) {
-                            KeyClass::AccessLog(parsed) => parsed,
-                            KeyClass::Skip(reason) => {
-                                count_skip(&mut listing, reason);
-                                continue;
-                            }
-                        };
-                        if !scope.load_balancer_ok(&parsed.lb_name) {
-                            continue;
-                        }
-                        if !layout::object_may_hold_day(folder, &parsed, day) {
-                            listing.not_in_window += 1;
+                        if listing.select(&obj.key, folder, day, scope).is_none() {
                             continue;
                         }
                         listing.objects.push(LogObject {
@@ -170,10 +159,6 @@ fn find_aws_logs(client: &S3Client, bucket: &str, prefix: &str) -> Result<Vec<St
 fn last_segment(p: &str) -> &str {
     let p = p.trim_end_matches('/');
     p.rsplit_once('/').map_or(p, |(_, last)| last)
-}
-
-fn count_skip(listing: &mut Listing, reason: SkipReason) {
-    *listing.skipped.entry(reason).or_default() += 1;
 }
 
 /// The process-wide limits on bytes in flight and open GETs.
