@@ -62,11 +62,13 @@ pub fn agent_rank(parts: &[&[u8]]) -> u64 {
     h.finish()
 }
 
-/// A decoded user agent that can be sent again as a header value: printable ASCII, not `-`,
-/// at most [`MAX_AGENT`] bytes.
+/// A decoded user agent that can be sent again as a header value and listed safely: printable
+/// ASCII, at most [`MAX_AGENT`] bytes, and not starting with `=`, `+`, `-` or `@` (agents are
+/// chosen by whoever sends requests, and a spreadsheet would run such a cell as a formula;
+/// this also leaves out the ALB's `-` for no agent).
 pub fn usable_agent(decoded: &[u8]) -> Option<&[u8]> {
     let ok = !decoded.is_empty()
-        && decoded != b"-"
+        && !matches!(decoded[0], b'=' | b'+' | b'-' | b'@')
         && decoded.len() <= MAX_AGENT
         && decoded.iter().all(|&b| (0x20..0x7f).contains(&b));
     ok.then_some(decoded)
@@ -488,6 +490,9 @@ mod tests {
         assert_eq!(usable_agent(b"a\x7fb"), None);
         assert_eq!(usable_agent(&[b'a'; MAX_AGENT + 1]), None);
         assert!(usable_agent(&[b'a'; MAX_AGENT]).is_some());
+        for formula in ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)"] {
+            assert_eq!(usable_agent(formula.as_bytes()), None, "{formula}");
+        }
     }
 
     #[test]
