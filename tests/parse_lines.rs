@@ -54,7 +54,7 @@ fn aws_example_1_http() {
     assert_eq!(r.request_processing_time, b"0.000");
     assert_eq!(r.target_processing_time, b"0.001");
     assert_eq!(r.response_processing_time, b"0.000");
-    assert_eq!(r.target_seconds(), Some(0.001));
+    assert_eq!(r.target_us(), Some(1_000));
     assert_eq!(r.elb_status_code, Some(200));
     assert_eq!(r.target_status_code, Some(200));
     assert_eq!(r.received_bytes, b"34");

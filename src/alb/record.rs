@@ -128,7 +128,7 @@ pub struct AlbRecord<'a> {
     pub client: HostPort<'a>,
     /// 5, `None` for `-` (WAF block, redirect, fixed response, Lambda, malformed request).
     pub target: Option<HostPort<'a>>,
-    /// 6-8, seconds as logged (`-1` when not available); see [`AlbRecord::target_seconds`].
+    /// 6-8, seconds as logged (`-1` when not available); see [`AlbRecord::target_us`].
     pub request_processing_time: &'a [u8],
     pub target_processing_time: &'a [u8],
     pub response_processing_time: &'a [u8],
@@ -205,9 +205,14 @@ impl<'a> AlbRecord<'a> {
         }
     }
 
-    /// The target's processing time in seconds; `None` when logged as `-1` or unreadable.
-    pub fn target_seconds(&self) -> Option<f64> {
-        parse_seconds(self.target_processing_time)
+    /// The target's processing time in microseconds; `None` when logged as `-1` or unreadable.
+    pub fn target_us(&self) -> Option<u64> {
+        seconds_to_us(self.target_processing_time)
+    }
+
+    /// The second of the day (UTC) of `time`.
+    pub fn second_of_day(&self) -> u32 {
+        second_of_day(self.time)
     }
 
     /// Number of fields after the last known one.
@@ -221,10 +226,42 @@ impl<'a> AlbRecord<'a> {
     }
 }
 
-fn parse_seconds(raw: &[u8]) -> Option<f64> {
-    let s = std::str::from_utf8(raw).ok()?;
-    let v: f64 = s.parse().ok()?;
-    (v >= 0.0 && v.is_finite()).then_some(v)
+/// Parses a logged duration in seconds (`0.048`, `12.5`, `-1`) into microseconds, without
+/// floating point (so sums are exact). `None` for `-1` and anything unreadable.
+pub fn seconds_to_us(raw: &[u8]) -> Option<u64> {
+    let (int, frac) = match memchr::memchr(b'.', raw) {
+        Some(i) => (&raw[..i], &raw[i + 1..]),
+        None => (raw, &b""[..]),
+    };
+    if int.is_empty() || int.len() > 9 || !int.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    if !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs = int.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
+    let mut micros = 0u64;
+    for i in 0..6 {
+        micros = micros * 10 + frac.get(i).map_or(0, |&d| u64::from(d - b'0'));
+    }
+    Some(secs * 1_000_000 + micros)
+}
+
+/// The second of the day (0..86400) of an ALB `time` field (`YYYY-MM-DDTHH:MM:SS...`); 0 when
+/// it cannot be read (the parser validates the field, so that does not happen on parsed lines).
+pub fn second_of_day(time: &[u8]) -> u32 {
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let b = time.get(r)?;
+        b.iter().try_fold(0u32, |a, &d| {
+            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
+        })
+    };
+    match (digits(11..13), digits(14..16), digits(17..19)) {
+        (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 61 => {
+            (h * 3600 + m * 60 + s).min(86_399)
+        }
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -237,6 +274,26 @@ mod tests {
             &*decode_escapes(br"a\x22b\x5Cc\xe2\x82\xac"),
             b"a\"b\\c\xe2\x82\xac"
         );
+    }
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(seconds_to_us(b"0.048"), Some(48_000));
+        assert_eq!(seconds_to_us(b"12.5"), Some(12_500_000));
+        assert_eq!(seconds_to_us(b"3"), Some(3_000_000));
+        assert_eq!(seconds_to_us(b"0.0000019"), Some(1));
+        assert_eq!(seconds_to_us(b"-1"), None);
+        assert_eq!(seconds_to_us(b"-"), None);
+        assert_eq!(seconds_to_us(b".5"), None);
+        assert_eq!(seconds_to_us(b"1.x"), None);
+        assert_eq!(seconds_to_us(b"99999999999"), None);
+    }
+
+    #[test]
+    fn second_of_day_reads_the_time_field() {
+        assert_eq!(second_of_day(b"2026-03-02T10:00:01.123456Z"), 36_001);
+        assert_eq!(second_of_day(b"2026-03-02T00:00:00.000000Z"), 0);
+        assert_eq!(second_of_day(b"garbage"), 0);
     }
 
     #[test]

@@ -221,16 +221,22 @@ pub struct Policy {
 impl Policy {
     /// The default policy for `day`.
     pub fn for_day(day: chrono::NaiveDate) -> Self {
-        let mut d = [0u8; 10];
-        d.copy_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
-        Policy {
-            day: d,
+        let mut p = Policy {
+            day: [0; 10],
             methods: vec![b"GET".to_vec()],
             statuses: StatusSet::default(),
             hosts: Vec::new(),
             excluded_agents: AgentPatterns::new(DEFAULT_EXCLUDED_AGENTS.iter().copied()),
             normalize: NormalizeOptions::default(),
-        }
+        };
+        p.set_day(day);
+        p
+    }
+
+    /// Mines `day` (UTC) with the same knobs: only `day` changes.
+    pub fn set_day(&mut self, day: chrono::NaiveDate) {
+        self.day
+            .copy_from_slice(day.format("%Y-%m-%d").to_string().as_bytes());
     }
 
     /// Runs every check on `rec` in [`Reject`]'s order. On success the normalised URL is in

@@ -269,7 +269,7 @@ fn mine_day(
     report: &mut RunReport,
 ) -> Result<crate::mine::tally::Tally, MinerError> {
     let mut policy = cfg.policy.clone();
-    policy.day = Policy::for_day(day).day;
+    policy.set_day(day);
     report.day = day.to_string();
     let listing = cfg.logs.list_day_in(day, &cfg.scope)?;
     report.add_listing(&listing);

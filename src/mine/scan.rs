@@ -20,7 +20,7 @@ use crate::alb::parse_line;
 use crate::source::LogObject;
 
 use super::filter::{Policy, Reject, Scratch};
-use super::tally::{Tally, agent_rank, second_of_day, seconds_to_us, usable_agent};
+use super::tally::{Tally, agent_rank, usable_agent};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
@@ -368,8 +368,8 @@ impl<'p> Worker<'p> {
                 self.stats.tracking_removed += u64::from(url.tracking_removed);
                 // `admit` guarantees a status (the Status check needs one).
                 let status = rec.elb_status_code.unwrap_or_default();
-                let target_us = seconds_to_us(rec.target_processing_time);
-                let second = second_of_day(rec.time);
+                let target_us = rec.target_us();
+                let second = rec.second_of_day();
                 let agent = rec.user_agent.decode();
                 let agent = usable_agent(&agent).map(|a| {
                     let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);

@@ -227,23 +227,6 @@ pub fn median_of_hist(hist: &[(u8, u64)]) -> Option<u64> {
     None
 }
 
-/// The second of the day (0..86400) of an ALB `time` field (`YYYY-MM-DDTHH:MM:SS...`); 0 when
-/// it cannot be read (the parser validates the field, so that does not happen on parsed lines).
-pub fn second_of_day(time: &[u8]) -> u32 {
-    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        let b = time.get(r)?;
-        b.iter().try_fold(0u32, |a, &d| {
-            d.is_ascii_digit().then(|| a * 10 + u32::from(d - b'0'))
-        })
-    };
-    match (digits(11..13), digits(14..16), digits(17..19)) {
-        (Some(h), Some(m), Some(s)) if h < 24 && m < 60 && s < 61 => {
-            (h * 3600 + m * 60 + s).min(86_399)
-        }
-        _ => 0,
-    }
-}
-
 type Map = HashMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
 
 /// The tally of one day (or of one thread's share of it).
@@ -326,27 +309,6 @@ impl Tally {
     }
 }
 
-/// Parses a logged duration in seconds (`0.048`, `12.5`, `-1`) into microseconds, without
-/// floating point (so sums are exact). `None` for `-1` and anything unreadable.
-pub fn seconds_to_us(raw: &[u8]) -> Option<u64> {
-    let (int, frac) = match memchr::memchr(b'.', raw) {
-        Some(i) => (&raw[..i], &raw[i + 1..]),
-        None => (raw, &b""[..]),
-    };
-    if int.is_empty() || int.len() > 9 || !int.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if !frac.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let secs = int.iter().fold(0u64, |a, &d| a * 10 + u64::from(d - b'0'));
-    let mut micros = 0u64;
-    for i in 0..6 {
-        micros = micros * 10 + frac.get(i).map_or(0, |&d| u64::from(d - b'0'));
-    }
-    Some(secs * 1_000_000 + micros)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,19 +318,6 @@ mod tests {
         let mut s = Vec::new();
         let n = normalize(url.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
         t.record(&s, &n, status, us, 3600, None);
-    }
-
-    #[test]
-    fn seconds_parse_exactly() {
-        assert_eq!(seconds_to_us(b"0.048"), Some(48_000));
-        assert_eq!(seconds_to_us(b"12.5"), Some(12_500_000));
-        assert_eq!(seconds_to_us(b"3"), Some(3_000_000));
-        assert_eq!(seconds_to_us(b"0.0000019"), Some(1));
-        assert_eq!(seconds_to_us(b"-1"), None);
-        assert_eq!(seconds_to_us(b"-"), None);
-        assert_eq!(seconds_to_us(b".5"), None);
-        assert_eq!(seconds_to_us(b"1.x"), None);
-        assert_eq!(seconds_to_us(b"99999999999"), None);
     }
 
     #[test]
@@ -423,13 +372,6 @@ mod tests {
             Some(bucket_value(latency_bucket(1000)))
         );
         assert_eq!(median_of_hist(&[]), None);
-    }
-
-    #[test]
-    fn second_of_day_reads_the_time_field() {
-        assert_eq!(second_of_day(b"2026-03-02T10:00:01.123456Z"), 36_001);
-        assert_eq!(second_of_day(b"2026-03-02T00:00:00.000000Z"), 0);
-        assert_eq!(second_of_day(b"garbage"), 0);
     }
 
     #[test]
