@@ -542,3 +542,19 @@ fn unreadable_day_folder_is_an_io_error() {
         assert_eq!(result.expect("readable as root").objects.len(), 1);
     }
 }
+
+/// The same error path as root (CI runs as root, which ignores permissions): a day folder that
+/// is a symlink to itself cannot be resolved (ELOOP), and the run must say so, naming it.
+#[test]
+fn a_day_folder_that_cannot_be_resolved_is_an_io_error_naming_it() {
+    let day = date(2026, 11, 25);
+    let dir = tmp();
+    let folder = folder_key("", ACCT, "eu-west-1", day);
+    let folder_path = dir.path().join(folder.trim_end_matches('/'));
+    fs::create_dir_all(folder_path.parent().expect("parent")).expect("mkdir");
+    std::os::unix::fs::symlink(&folder_path, &folder_path).expect("symlink loop");
+    match list_day(dir.path(), day) {
+        Err(SourceError::Io { path, .. }) => assert_eq!(path, folder_path),
+        other => panic!("expected an Io error naming the folder, got {other:?}"),
+    }
+}
