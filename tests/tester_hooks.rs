@@ -171,7 +171,11 @@ fn lambda_codedeploy_hook_with_the_original_variables() {
     );
     assert_eq!(posted[0].json()["status"], "Succeeded");
     // It really replayed the list against ENDPOINT.
-    assert!(green.access_log().contains("GET /v1/legacy"));
+    assert!(
+        green
+            .access_log_with("GET /v1/legacy")
+            .contains("GET /v1/legacy")
+    );
 }
 
 #[test]

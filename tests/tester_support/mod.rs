@@ -116,6 +116,20 @@ impl Nginx {
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
     }
+
+    /// The access log once it holds `needle`: nginx writes a request's line after sending the
+    /// response, so a client can see the answer before the line is there. Waits up to 5 s,
+    /// then returns the log as it is (and the caller's assertion fails, showing it).
+    pub fn access_log_with(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let log = self.access_log();
+            if log.contains(needle) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Nginx {
