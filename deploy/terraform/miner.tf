@@ -2,7 +2,7 @@
 # is 0), logging JSON lines to its own log group.
 
 resource "aws_cloudwatch_log_group" "miner" {
-  name              = "/greenlight/${var.name}/miner"
+  name              = "/ecs/${var.name}-miner"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.cloudwatch_kms_key_arn
   tags              = local.tags
