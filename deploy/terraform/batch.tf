@@ -3,9 +3,11 @@
 # GREENLIGHT_SHARDS), each writing a partial tally to the state prefix; then one
 # `greenlight-miner merge` job combines them into the day's tally and writes the list. A Step
 # Functions state machine runs the two in order (AWS's own schedulers; nothing home-made).
-# The nightly schedule starts it with {"date": ""} (yesterday); a rerun of one day passes
+# The nightly schedule starts it with {} (yesterday); a rerun of one day passes
 # {"date": "YYYY-MM-DD"} (GREENLIGHT_DATE).
 
+# The container writes nothing locally (state, list and report are S3 objects), so its root
+# filesystem is read-only and it needs no scratch volume.
 locals {
   batch          = var.batch_shards > 0 ? 1 : 0
   batch_platform = var.cpu_architecture
@@ -25,8 +27,6 @@ locals {
       operatingSystemFamily = "LINUX"
       cpuArchitecture       = local.batch_platform
     }
-    volumes     = [{ name = "tmp" }]
-    mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }]
     logConfiguration = {
       logDriver = "awslogs"
       options = {
@@ -180,42 +180,64 @@ resource "aws_iam_role_policy" "sharded_run" {
   policy = data.aws_iam_policy_document.sharded_run[0].json
 }
 
+locals {
+  # one(): the ARN, or null when batch_shards is 0 (then nothing uses these).
+  shards_job = {
+    JobName         = "${var.name}-shards"
+    JobQueue        = one(aws_batch_job_queue.miner[*].arn)
+    JobDefinition   = one(aws_batch_job_definition.shard[*].arn)
+    ArrayProperties = { Size = var.batch_shards }
+  }
+  merge_job = {
+    JobName       = "${var.name}-merge"
+    JobQueue      = one(aws_batch_job_queue.miner[*].arn)
+    JobDefinition = one(aws_batch_job_definition.merge[*].arn)
+  }
+  date_override = { Environment = [{ Name = "GREENLIGHT_DATE", "Value.$" = "$.date" }] }
+}
+
 resource "aws_sfn_state_machine" "sharded" {
   count    = local.batch
   name     = "${var.name}-sharded-miner"
   role_arn = aws_iam_role.sharded_run[0].arn
 
+  # Without "date" in the input each job mines yesterday (UTC); with {"date": "YYYY-MM-DD"} the
+  # jobs get GREENLIGHT_DATE. Each job is waited for (.sync); a failed shard fails the run
+  # before the merge, so no list is built from a partial day.
   definition = jsonencode({
     Comment = "greenlight: mine a day in ${var.batch_shards} shards, then merge and write the list"
-    StartAt = "Shards"
+    StartAt = "WhichDay"
     States = {
+      WhichDay = {
+        Type    = "Choice"
+        Choices = [{ Variable = "$.date", IsPresent = true, Next = "ShardsOfDate" }]
+        Default = "Shards"
+      }
       Shards = {
-        Type     = "Task"
-        Resource = "arn:${local.partition}:states:::batch:submitJob.sync"
-        Parameters = {
-          JobName         = "${var.name}-shards"
-          JobQueue        = aws_batch_job_queue.miner[0].arn
-          JobDefinition   = aws_batch_job_definition.shard[0].arn
-          ArrayProperties = { Size = var.batch_shards }
-          ContainerOverrides = {
-            Environment = [{ Name = "GREENLIGHT_DATE", "Value.$" = "$.date" }]
-          }
-        }
+        Type       = "Task"
+        Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
+        Parameters = local.shards_job
         ResultPath = null
         Next       = "Merge"
       }
       Merge = {
-        Type     = "Task"
-        Resource = "arn:${local.partition}:states:::batch:submitJob.sync"
-        Parameters = {
-          JobName       = "${var.name}-merge"
-          JobQueue      = aws_batch_job_queue.miner[0].arn
-          JobDefinition = aws_batch_job_definition.merge[0].arn
-          ContainerOverrides = {
-            Environment = [{ Name = "GREENLIGHT_DATE", "Value.$" = "$.date" }]
-          }
-        }
-        End = true
+        Type       = "Task"
+        Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
+        Parameters = local.merge_job
+        End        = true
+      }
+      ShardsOfDate = {
+        Type       = "Task"
+        Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
+        Parameters = merge(local.shards_job, { ContainerOverrides = local.date_override })
+        ResultPath = null
+        Next       = "MergeOfDate"
+      }
+      MergeOfDate = {
+        Type       = "Task"
+        Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
+        Parameters = merge(local.merge_job, { ContainerOverrides = local.date_override })
+        End        = true
       }
     }
   })
