@@ -19,8 +19,9 @@ data "aws_iam_policy_document" "assume_ecs_tasks" {
 }
 
 data "aws_iam_policy_document" "miner" {
-  # The walk of the log tree: AWSLogs/ -> account -> elasticloadbalancing -> region -> day
-  # folders. Listing anything else in the log bucket is refused.
+  # The miner's walk of the log tree (src/source/s3.rs), one delimiter listing each:
+  # AWSLogs/ (accounts), AWSLogs/<account>/elasticloadbalancing/ (regions), then the day
+  # folders below <region>/. Listing anything else in the log bucket is refused.
   statement {
     sid       = "ListAlbLogTree"
     actions   = ["s3:ListBucket"]
@@ -30,7 +31,6 @@ data "aws_iam_policy_document" "miner" {
       variable = "s3:prefix"
       values = [
         local.aws_logs_prefix,
-        "${local.aws_logs_prefix}${local.log_account}/",
         "${local.aws_logs_prefix}${local.log_account}/elasticloadbalancing/",
         "${local.elb_logs_prefix}*",
       ]

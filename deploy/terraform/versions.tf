@@ -38,14 +38,19 @@ locals {
   # Settings of the miner, as environment variables (a manual rerun overrides only the
   # command, e.g. ["--from", "2026-03-01", "--to", "2026-03-07"]).
   miner_environment = merge({
-    GREENLIGHT_LOGS           = "s3://${var.log_bucket}/${local.log_prefix}AWSLogs"
-    GREENLIGHT_ACCOUNT        = local.log_account
-    GREENLIGHT_REGION         = local.log_region
-    GREENLIGHT_STATE          = "s3://${var.release_bucket}/${local.state_prefix}"
-    GREENLIGHT_OUT            = "s3://${var.release_bucket}/${var.list_key}"
-    GREENLIGHT_REPORT         = "s3://${var.release_bucket}/${var.report_key}"
-    GREENLIGHT_MAX_URLS       = tostring(var.max_urls)
-    GREENLIGHT_WINDOW_DAYS    = tostring(var.window_days)
+    GREENLIGHT_LOGS        = "s3://${var.log_bucket}/${local.log_prefix}AWSLogs"
+    GREENLIGHT_ACCOUNT     = local.log_account
+    GREENLIGHT_REGION      = local.log_region
+    GREENLIGHT_STATE       = "s3://${var.release_bucket}/${local.state_prefix}"
+    GREENLIGHT_OUT         = "s3://${var.release_bucket}/${var.list_key}"
+    GREENLIGHT_REPORT      = "s3://${var.release_bucket}/${var.report_key}"
+    GREENLIGHT_MAX_URLS    = tostring(var.max_urls)
+    GREENLIGHT_WINDOW_DAYS = tostring(var.window_days)
+    # Size the list to the hook: the miner's estimate at the tester's concurrency must fit the
+    # Lambda's time (less the 20 s kept for reporting), twice over with a baseline (blue is
+    # asked twice), with 3x slack. docs/operations.md, "Sizing the list".
+    GREENLIGHT_CONCURRENCY    = tostring(var.tester_concurrency)
+    GREENLIGHT_TIME_BUDGET    = tostring(floor((var.tester_timeout - 20) / (var.blue_endpoint == null ? 1 : 2) / 3))
     GREENLIGHT_LOG_FORMAT     = "json"
     GREENLIGHT_QUIET          = "1"
     AWS_EC2_METADATA_DISABLED = "true"

@@ -112,3 +112,9 @@ output "run_task_network_configuration" {
 output "miner_log_group" {
   value = module.greenlight.miner_log_group
 }
+output "sharded_state_machine_arn" {
+  value = module.greenlight.sharded_state_machine_arn
+}
+output "schedule_name" {
+  value = module.greenlight.schedule_name
+}
