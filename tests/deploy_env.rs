@@ -1,6 +1,11 @@
 //! How the image runs the binaries: settings from environment variables only (as the ECS task
 //! definition and the Lambda set them) and `GREENLIGHT_LOG_FORMAT=json` log lines whose
-//! `... finished` event carries the exit code the alarms read (docs/operations.md).
+//! `... finished` event carries the exit code the alarms read (docs/operations.md); the tester
+//! under Lambda logs the failing URLs of a failed gate (the only record once the release rolled
+//! back). nginx and the fake Lambda Runtime API run on loopback (tests/tester_support).
+
+#[path = "tester_support/mod.rs"]
+mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -178,4 +183,54 @@ fn tester_json_line_carries_the_verdict() {
     let done = finished(&events, "greenlight-tester finished");
     assert_eq!(done["passed"], false);
     assert!(done["error"].as_str().unwrap().contains("missing.csv"));
+}
+
+#[test]
+fn lambda_logs_the_failing_urls_of_a_failed_gate() {
+    let green = support::Nginx::start(&support::blue_site());
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.csv");
+    std::fs::write(
+        &list,
+        "path,host,expected_status,hits\n\
+         /,www.example.com,200,9\n\
+         /gone-in-green-release,www.example.com,200,5\n",
+    )
+    .unwrap();
+    let api = support::runtime_api(vec![serde_json::json!({
+        "executionDetails": {"serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/c/s"},
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT"
+    })]);
+    let out = command(support::tester_bin())
+        .envs(support::aws_test_env())
+        .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+        .env("GREENLIGHT_LOG_FORMAT", "json")
+        .env("ENDPOINT", green.endpoint())
+        .env("FILEPATH", &list)
+        .env("ACCEPTANCE_THRESHOLD", "100")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the gate failed");
+    let events = json_lines(&out);
+    let verdict = events
+        .iter()
+        .find(|e| {
+            e["level"] == "INFO"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("FAILED"))
+        })
+        .unwrap_or_else(|| {
+            panic!("a FAILED verdict line (the GateFailures metric filter) in {events:?}")
+        });
+    assert!(
+        verdict["message"].as_str().unwrap().contains("fail 1"),
+        "{verdict}"
+    );
+    let details = events
+        .iter()
+        .find(|e| e["level"] == "WARN")
+        .unwrap_or_else(|| panic!("a line naming the failing URLs in {events:?}"));
+    let text = details["message"].as_str().unwrap();
+    assert!(text.contains("/gone-in-green-release"), "{text}");
 }
