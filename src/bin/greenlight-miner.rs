@@ -33,16 +33,31 @@ struct Args {
     logs: LogSource,
 
     /// Mine only this AWS account's logs (12 digits; repeatable). Default: every account found.
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(
+        long = "account",
+        env = "GREENLIGHT_ACCOUNT",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
     accounts: Vec<String>,
 
     /// Mine only the logs of load balancers in this region (repeatable), e.g. eu-west-1.
     /// Default: every region found. (The S3 client's own region comes from AWS_REGION.)
-    #[arg(long = "region", value_name = "REGION")]
+    #[arg(
+        long = "region",
+        env = "GREENLIGHT_REGION",
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
     regions: Vec<String>,
 
     /// Mine only this load balancer's logs (its name, as in `app/<name>/<id>`; repeatable).
-    #[arg(long = "load-balancer", value_name = "NAME")]
+    #[arg(
+        long = "load-balancer",
+        env = "GREENLIGHT_LOAD_BALANCER",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     load_balancers: Vec<String>,
 
     /// S3 endpoint for an S3-compatible store (MinIO, Garage, Ceph, R2, moto), e.g.
@@ -81,7 +96,7 @@ struct Args {
 
     /// Days of history the list is built from (the mined day included); older tallies are
     /// deleted.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    #[arg(long, env = "GREENLIGHT_WINDOW_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     window_days: u32,
 
     /// Seed of the sampling RNG. Default: the date as YYYYMMDD.
@@ -90,11 +105,11 @@ struct Args {
 
     /// Estimated test time allowed (seconds), from the logged median latency of each URL plus
     /// 20 ms, at --concurrency. The head is listed even past it.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, env = "GREENLIGHT_TIME_BUDGET", value_name = "SECONDS", value_parser = parse_seconds)]
     time_budget: Option<f64>,
 
     /// Requests the tester runs at once (for --time-budget and the estimate in the report).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "GREENLIGHT_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
     concurrency: u64,
 
     /// Percentage of --max-urls for the most-hit URLs (always listed).
@@ -158,7 +173,12 @@ struct Args {
 
     /// Hosts to keep (repeatable): `www.example.com` or `*.example.com`. Default: every host
     /// that is a DNS name (never IP literals or the ALB's own *.elb.amazonaws.com name).
-    #[arg(long = "host", value_name = "PATTERN")]
+    #[arg(
+        long = "host",
+        env = "GREENLIGHT_HOST",
+        value_name = "PATTERN",
+        value_delimiter = ','
+    )]
     hosts: Vec<String>,
 
     /// User-agent substrings to leave out (repeatable, case-insensitive), added to the built-in
@@ -176,7 +196,7 @@ struct Args {
 
     /// Fail the run (no list written) when more than this percentage of objects, or of lines,
     /// cannot be read.
-    #[arg(long, default_value = "1", value_name = "PERCENT", value_parser = parse_percent)]
+    #[arg(long, env = "GREENLIGHT_MAX_ERROR_RATE", default_value = "1", value_name = "PERCENT", value_parser = parse_percent)]
     max_error_rate: f64,
 
     /// Worker threads (default: one per core).
@@ -205,7 +225,16 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-fn config(args: Args) -> Result<MinerConfig, String> {
+fn config(mut args: Args) -> Result<MinerConfig, String> {
+    // An empty environment variable (GREENLIGHT_LOAD_BALANCER= ...) narrows nothing.
+    for list in [
+        &mut args.accounts,
+        &mut args.regions,
+        &mut args.load_balancers,
+        &mut args.hosts,
+    ] {
+        list.retain(|v| !v.trim().is_empty());
+    }
     let day = args
         .to
         .or(args.date)
@@ -341,12 +370,52 @@ impl Progress for Lines {
     }
 }
 
+/// The run's outcome as one log event (`GREENLIGHT_LOG_FORMAT=json`: one JSON line with the
+/// figures to alarm on; the whole report goes to `--report`).
+fn log_outcome(report: &greenlight::mine::report::RunReport) {
+    let sample = &report.sample;
+    tracing::info!(
+        outcome = report.outcome,
+        exit_code = report.exit_code,
+        error = report.error.as_deref().unwrap_or(""),
+        day = %report.day,
+        list = report.list.as_deref().unwrap_or(""),
+        objects_selected = report.objects.selected,
+        objects_read = report.objects.read,
+        objects_failed = report.objects.failed,
+        missing_folders = report.objects.missing_folders.len(),
+        lines = report.lines.total,
+        lines_rejected = report.lines.total - report.lines.parsed,
+        unusual_field_counts = report.lines.unusual_field_counts,
+        requests_kept = report.requests.kept,
+        urls_distinct = report.urls.distinct,
+        urls_listed = report.urls.listed,
+        history_days_used = report.history.days_used,
+        history_problems = report.history.problems.len(),
+        strata_seen = sample.strata_seen,
+        strata_left_out = sample.left_out_total,
+        traffic_covered = sample.traffic_covered,
+        est_test_seconds = sample.est_test_seconds,
+        elapsed_seconds = report.elapsed_seconds,
+        "greenlight-miner finished"
+    );
+}
+
 fn main() -> ExitCode {
     greenlight::init_logging();
     let cfg = match config(Args::parse()) {
         Ok(cfg) => cfg,
         Err(e) => {
-            eprintln!("greenlight-miner: {e}");
+            if greenlight::log_format_is_json() {
+                tracing::error!(
+                    outcome = "failed",
+                    exit_code = 2,
+                    error = %e,
+                    "greenlight-miner finished"
+                );
+            } else {
+                eprintln!("greenlight-miner: {e}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -364,7 +433,11 @@ fn main() -> ExitCode {
         &Lines
     };
     let (report, result) = run(&cfg, progress);
-    eprint!("{}", report.summary());
+    if greenlight::log_format_is_json() {
+        log_outcome(&report);
+    } else {
+        eprint!("{}", report.summary());
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1)),
