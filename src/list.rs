@@ -26,8 +26,9 @@
 //!
 //! The list is untrusted when read back (anyone with write access to its file or object can
 //! edit it): the reader refuses any target that is not origin-form, any target that looks like
-//! it carries a credential (the miner's rules, [`crate::mine::normalize`]), and shows refused
-//! values with their query values redacted. Every cell the miner writes starts with a byte a
+//! it carries a credential (the miner's rules, [`crate::mine::normalize`]) and any agent shaped
+//! like a secret, and shows refused values with their query values redacted (credential
+//! targets not at all). Every cell the miner writes starts with a byte a
 //! spreadsheet does not run as a formula (`=`, `+`, `-`, `@`): paths start with `/`, hosts and
 //! strata with a letter, digit or `_`, numbers are unsigned, and agents are filtered when counted.
 //!
@@ -257,7 +258,13 @@ fn parse_entry(
     let reject = |reason: &'static str, value: &[u8]| RejectedLine {
         line,
         reason,
-        value: escape_bytes(&redact_query_values(value)),
+        // A credential may sit in the path too (`;jsessionid=`, a JWT): such a value is not
+        // shown at all (the line number finds it); others lose their query values.
+        value: if reason == "credential" || crate::mine::normalize::looks_like_secret(value) {
+            "REDACTED".to_owned()
+        } else {
+            escape_bytes(&redact_query_values(value))
+        },
     };
     let field = |i: Option<usize>| i.and_then(|i| r.get(i)).filter(|f| !f.is_empty());
     let path_idx = cols.map_or(0, |c| c.path);
@@ -294,8 +301,11 @@ fn parse_entry(
         }
     }
     if let Some(a) = field(c.agent) {
-        // An agent goes into a header: printable ASCII only, else it is left out.
-        if a.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        // An agent goes into a header: printable ASCII only and nothing shaped like a secret,
+        // else it is left out.
+        if a.iter().all(|&b| (0x20..0x7f).contains(&b))
+            && !crate::mine::normalize::looks_like_secret(a)
+        {
             entry.agent = Some(String::from_utf8_lossy(a).into_owned());
         }
     }
@@ -480,7 +490,8 @@ mod read_tests {
         assert_eq!(l.entries.len(), 1);
         let reasons: Vec<_> = l.rejected.iter().map(|r| r.reason).collect();
         assert_eq!(reasons, ["credential", "credential", "absolute_url"]);
-        assert_eq!(l.rejected[0].value, "/a?access_token=REDACTED&x=REDACTED");
+        assert_eq!(l.rejected[0].value, "REDACTED");
+        assert_eq!(l.rejected[1].value, "REDACTED");
         assert_eq!(
             l.rejected[2].value,
             "http://evil.example/?password=REDACTED"
