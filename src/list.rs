@@ -363,7 +363,7 @@ pub fn target_has_credential(target: &str) -> bool {
         keep_tracking: true,
     };
     crate::mine::normalize::normalize(url.as_bytes(), &opts, &mut scratch)
-        .map_or(false, |n| n.has_credential)
+        .is_ok_and(|n| n.has_credential)
 }
 
 /// `raw` with every query value replaced by `REDACTED` (`/a?token=REDACTED&b`), for messages
