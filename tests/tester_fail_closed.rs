@@ -217,3 +217,46 @@ fn a_list_of_only_refused_lines_fails() {
     }
     assert!(green.take().is_empty(), "a refused line was sent");
 }
+
+/// The same through the Lambda entry point answering an ECS lifecycle hook (a fake Runtime API
+/// on loopback): an unreachable endpoint and an empty list each answer `FAILED`.
+#[test]
+fn the_ecs_hook_answers_failed() {
+    let d = tempfile::tempdir().unwrap();
+    let ecs_event = json!({
+        "executionDetails": {
+            "serviceArn": "arn:aws:ecs:eu-west-1:123456789012:service/c/s",
+            "targetServiceRevisionArn": "arn:aws:ecs:eu-west-1:123456789012:service-revision/c/s/1",
+            "testTrafficWeights": {},
+            "productionTrafficWeights": {}
+        },
+        "executionId": "x-1",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT"
+    });
+    let closed = format!("http://127.0.0.1:{}", support::free_port());
+    let full = list(d.path(), LIST);
+    let empty = d.path().join("empty.csv");
+    std::fs::write(&empty, "path,host\n").unwrap();
+    for (endpoint, list, exit) in [(&closed, &full, 1), (&closed, &empty, 2)] {
+        let api = support::runtime_api(vec![ecs_event.clone()]);
+        let out = Command::new(tester_bin())
+            .env_remove("GREENLIGHT_LIST")
+            .env_remove("GREENLIGHT_ENDPOINT")
+            .envs(aws_test_env())
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env("ENDPOINT", endpoint)
+            .env("FILEPATH", list)
+            .env("ACCEPTANCE_THRESHOLD", "0")
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(exit), "{e}");
+        let posted: Vec<Recorded> = api
+            .take()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect();
+        assert_eq!(posted.len(), 1, "{e}");
+        assert_eq!(posted[0].json()["hookStatus"], "FAILED", "{e}");
+    }
+}
