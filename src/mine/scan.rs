@@ -10,6 +10,10 @@
 //! [`ObjectFailure`] with its key, and the complete lines decoded before the damage are kept
 //! (they are genuine requests; a half line at the point of damage is dropped). Whether the run
 //! as a whole failed is decided by the caller from these figures.
+//!
+//! A gzip bomb (a small object inflating to gigabytes) is stopped by [`InflateGuard`]: past
+//! [`INFLATE_FREE_BYTES`], an object may not inflate to more than [`MAX_INFLATE_RATIO`] times
+//! the compressed bytes read so far; beyond that it fails like a corrupt object, named by key.
 
 use std::io::Read;
 
@@ -28,6 +32,14 @@ const CHUNK: usize = 1 << 20;
 /// Lines longer than this are not ALB lines (the user agent is cut at 8 KB and a request line
 /// is far shorter than this): they are skipped and counted, and memory stays flat.
 pub const MAX_LINE: usize = 256 * 1024;
+
+/// Inflated bytes an object may always produce, whatever its compression ratio.
+pub const INFLATE_FREE_BYTES: u64 = 64 << 20;
+
+/// Past [`INFLATE_FREE_BYTES`], the most an object may inflate per compressed byte read. Real
+/// ALB logs inflate 5 to 20 times (unique times, addresses and trace ids on every line);
+/// deflate cannot exceed about 1032. The work an object can cost is so bounded by its size.
+pub const MAX_INFLATE_RATIO: u64 = 100;
 
 /// How many example parse errors the report keeps.
 const MAX_EXAMPLES: usize = 20;
@@ -200,15 +212,44 @@ pub fn scan_object(obj: &LogObject, policy: &Policy) -> (Tally, ScanStats) {
 }
 
 /// Counts the bytes read from the underlying (compressed) stream.
-struct Counting<R> {
+struct Counting<'c, R> {
     inner: R,
-    count: u64,
+    count: &'c std::cell::Cell<u64>,
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Fails the inflated stream of a gzip bomb: see [`MAX_INFLATE_RATIO`].
+struct InflateGuard<'c, R> {
+    inner: R,
+    /// Compressed bytes read so far (shared with the [`Counting`] reader under the decoder).
+    compressed: &'c std::cell::Cell<u64>,
+    inflated: u64,
+}
+
+impl<R: Read> Read for InflateGuard<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.inflated += n as u64;
+        let compressed = self.compressed.get();
+        if self.inflated > INFLATE_FREE_BYTES
+            && self.inflated > compressed.saturating_mul(MAX_INFLATE_RATIO)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "gzip bomb: {} bytes inflated from {compressed} compressed bytes \
+                     (more than {MAX_INFLATE_RATIO} times; ALB logs inflate about 10 times)",
+                    self.inflated
+                ),
+            ));
+        }
         Ok(n)
     }
 }
@@ -229,15 +270,19 @@ impl<'p> Worker<'p> {
         let mut lines = 0u64;
         let result = match obj.open() {
             Ok(reader) => {
-                let mut counting = Counting {
+                let compressed = std::cell::Cell::new(0);
+                let counting = Counting {
                     inner: reader,
-                    count: 0,
+                    count: &compressed,
                 };
-                let result = {
-                    let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut counting);
-                    self.scan_stream(MultiGzDecoder::new(buffered), &obj.key, &mut lines)
+                let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
+                let guarded = InflateGuard {
+                    inner: MultiGzDecoder::new(buffered),
+                    compressed: &compressed,
+                    inflated: 0,
                 };
-                self.stats.compressed_bytes += counting.count;
+                let result = self.scan_stream(guarded, &obj.key, &mut lines);
+                self.stats.compressed_bytes += compressed.get();
                 result
             }
             Err(e) => Err(format!("cannot open: {e}")),
@@ -393,6 +438,7 @@ fn describe_read_error(e: &std::io::Error) -> String {
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
             format!("corrupt gzip data: {e}")
         }
+        std::io::ErrorKind::FileTooLarge => e.to_string(),
         _ => format!("read error: {e}"),
     }
 }
