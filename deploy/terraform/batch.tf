@@ -106,8 +106,11 @@ resource "aws_batch_job_definition" "merge" {
   }
 
   container_properties = jsonencode(merge(local.batch_container, {
-    command     = ["merge"]
-    environment = [for k, v in local.miner_environment : { name = k, value = v }]
+    command = ["merge"]
+    environment = [
+      for k, v in merge(local.miner_environment, { GREENLIGHT_SHARDS = tostring(var.batch_shards) }) :
+      { name = k, value = v }
+    ]
   }))
 
   tags = local.tags

@@ -4,7 +4,12 @@
 //! Exit codes: 0 list written; 1 could not write an output; 2 bad flags, unreadable log
 //! folder or bucket, or an S3 configuration/access problem (no such bucket, access denied, no or
 //! refused credentials, wrong region); 3 nothing to mine (no objects for the day, or no replayable request); 4 too many
-//! corrupt objects or lines. On any non-zero exit the previous list is left untouched.
+//! corrupt objects or lines; 5 (`merge`) partial tallies missing, unreadable or from shards that
+//! listed different objects. On any non-zero exit the previous list is left untouched.
+//!
+//! Sharding: `--shard I/N` (or `AWS_BATCH_JOB_ARRAY_INDEX` with `GREENLIGHT_SHARDS` or
+//! `AWS_BATCH_JOB_ARRAY_SIZE`) mines one shard of the day; `greenlight-miner merge --shards N`
+//! (or `--merge`) merges them (see [`greenlight::mine::run::Mode`]).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -15,7 +20,7 @@ use greenlight::history::StateStore;
 use greenlight::list::ListFormat;
 use greenlight::mine::filter::{HostPattern, StatusSet};
 use greenlight::mine::route::RouteRules;
-use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
+use greenlight::mine::run::{MinerConfig, Mode, NoProgress, Progress, run};
 use greenlight::output::Destination;
 use greenlight::s3::S3Config;
 use greenlight::sample::SampleConfig;
@@ -27,6 +32,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// `merge`: the same as --merge.
+    #[arg(value_name = "COMMAND", value_parser = ["merge"])]
+    command: Option<String>,
+
     /// The ALB log bucket, `s3://bucket[/prefix]`, or a folder laid out like it:
     /// [PREFIX/]AWSLogs/ACCOUNT/elasticloadbalancing/REGION/YYYY/MM/DD/OBJECT.
     #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR|s3://BUCKET[/PREFIX]", value_parser = LogSource::parse)]
@@ -202,6 +211,77 @@ struct Args {
     /// Worker threads (default: one per core).
     #[arg(long, env = "GREENLIGHT_THREADS", default_value_t = 0)]
     threads: usize,
+
+    /// Mine only shard I (0-based) of N of the day's objects (by a hash of the object key)
+    /// and write a partial tally to the state; no list. Default under an AWS Batch array job:
+    /// I from AWS_BATCH_JOB_ARRAY_INDEX, N from --shards.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with_all = ["from", "merge"])]
+    shard: Option<(u32, u32)>,
+
+    /// Merge the day's N partial tallies (`greenlight-miner merge` is the same), then write the
+    /// day tally, the list and the report as one run would. N from --shards.
+    #[arg(long, conflicts_with = "from")]
+    merge: bool,
+
+    /// The number of shards, for `merge` and for an AWS Batch array job. Default:
+    /// AWS_BATCH_JOB_ARRAY_SIZE.
+    #[arg(long, env = "GREENLIGHT_SHARDS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    shards: Option<u32>,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}': expected I/N, e.g. 0/8"))?;
+    let i: u32 = i.parse().map_err(|_| format!("'{s}': I is not a number"))?;
+    let n: u32 = n.parse().map_err(|_| format!("'{s}': N is not a number"))?;
+    if n == 0 || n > 10_000 || i >= n {
+        return Err(format!("'{s}': expected 0 <= I < N <= 10000"));
+    }
+    Ok((i, n))
+}
+
+/// The run's mode from the flags and, under AWS Batch, the array job's environment.
+fn mode(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Mode, String> {
+    let shards = || -> Result<u32, String> {
+        if let Some(n) = args.shards {
+            return Ok(n);
+        }
+        match env("AWS_BATCH_JOB_ARRAY_SIZE") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| format!("AWS_BATCH_JOB_ARRAY_SIZE={n}: not a shard count")),
+            None => Err("the number of shards: give --shards N (or GREENLIGHT_SHARDS)".into()),
+        }
+    };
+    if args.merge || args.command.is_some() {
+        if args.shard.is_some() {
+            return Err("--shard and merge: a run is one or the other".into());
+        }
+        if args.from.is_some() {
+            return Err("--from cannot be used with merge (one day at a time)".into());
+        }
+        return Ok(Mode::Merge { count: shards()? });
+    }
+    if let Some((index, count)) = args.shard {
+        return Ok(Mode::Shard { index, count });
+    }
+    if let Some(i) = env("AWS_BATCH_JOB_ARRAY_INDEX") {
+        let count = shards()?;
+        let index: u32 =
+            i.parse().ok().filter(|i| *i < count).ok_or_else(|| {
+                format!("AWS_BATCH_JOB_ARRAY_INDEX={i}: not a shard below {count}")
+            })?;
+        if args.from.is_some() {
+            return Err(
+                "--from cannot be used in an AWS Batch array job (one day per shard)".into(),
+            );
+        }
+        return Ok(Mode::Shard { index, count });
+    }
+    Ok(Mode::Whole)
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -235,6 +315,7 @@ fn config(mut args: Args) -> Result<MinerConfig, String> {
     ] {
         list.retain(|v| !v.trim().is_empty());
     }
+    let mode = mode(&args, |k| std::env::var(k).ok())?;
     let day = args
         .to
         .or(args.date)
@@ -302,6 +383,7 @@ fn config(mut args: Args) -> Result<MinerConfig, String> {
     });
     cfg.max_error_rate = args.max_error_rate;
     cfg.threads = args.threads;
+    cfg.mode = mode;
     let p = &mut cfg.policy;
     if !args.methods.is_empty() {
         p.methods.clear();
