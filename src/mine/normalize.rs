@@ -155,6 +155,9 @@ pub fn normalize(
     if let Some(query) = query {
         scratch.push(b'?');
         let query_start = scratch.len();
+        // Whether a parameter is already written: empty parameters (`?&a=1`, `a&&b`) are kept
+        // as they are, so the `&` goes before every kept parameter but the first.
+        let mut kept_any = false;
         for param in query.split(|&b| b == b'&') {
             let key = param.split(|&b| b == b'=').next().unwrap_or(param);
             let value = param.get(key.len() + 1..).unwrap_or(b"");
@@ -163,9 +166,10 @@ pub fn normalize(
                 continue;
             }
             has_credential |= is_credential_key(key) || looks_like_jwt(value);
-            if scratch.len() > query_start {
+            if kept_any {
                 scratch.push(b'&');
             }
+            kept_any = true;
             push_encoded(scratch, param);
         }
         // Every parameter was tracking: drop the `?` too (`/a?utm_source=x` lists as `/a`).
@@ -456,6 +460,8 @@ mod tests {
             "/a//b/../c?x=%zz&y=%2F",
             "/%E2%82%AC/?q=a+b&&z",
             "/x?",
+            "/x?&a=1",
+            "/x?&&a=1&",
             "/x;param=1/y",
             "//double/leading",
         ] {
