@@ -170,7 +170,13 @@ pub fn normalize(
                 scratch.push(b'&');
             }
             kept_any = true;
+            let written = scratch.len();
             push_encoded(scratch, param);
+            // The value as listed is judged too: percent-encoding lengthens it, which can give
+            // it a JWT's shape (`eyJ.a.` and a few control bytes).
+            if let Some(eq) = memchr::memchr(b'=', &scratch[written..]) {
+                has_credential |= looks_like_jwt(&scratch[written + eq + 1..]);
+            }
         }
         // Every parameter was tracking: drop the `?` too (`/a?utm_source=x` lists as `/a`).
         if tracking_removed && scratch.len() == query_start {
@@ -541,6 +547,7 @@ mod tests {
             "http://e.com/a;jsessionid=ABC123?x=1",
             "http://e.com/a;JSESSIONID=ABC123",
             "http://e.com/a?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            "http://e.com/a?t=eyJ.a.\x01\x01\x01\x01\x01\x01\x01",
         ] {
             assert!(norm(url).unwrap().2.has_credential, "{url}");
         }
