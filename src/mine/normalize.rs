@@ -156,6 +156,9 @@ pub fn normalize(
     if let Some(query) = query {
         scratch.push(b'?');
         let query_start = scratch.len();
+        // Whether a parameter is already written: empty parameters (`?&a=1`, `a&&b`) are kept
+        // as they are, so the `&` goes before every kept parameter but the first.
+        let mut kept_any = false;
         for param in query.split(|&b| b == b'&') {
             let key = param.split(|&b| b == b'=').next().unwrap_or(param);
             let value = param.get(key.len() + 1..).unwrap_or(b"");
@@ -164,10 +167,17 @@ pub fn normalize(
                 continue;
             }
             has_credential |= is_credential_key(key) || looks_like_jwt(value);
-            if scratch.len() > query_start {
+            if kept_any {
                 scratch.push(b'&');
             }
+            kept_any = true;
+            let written = scratch.len();
             push_encoded(scratch, param);
+            // The value as listed is judged too: percent-encoding lengthens it, which can give
+            // it a JWT's shape (`eyJ.a.` and a few control bytes).
+            if let Some(eq) = memchr::memchr(b'=', &scratch[written..]) {
+                has_credential |= looks_like_jwt(&scratch[written + eq + 1..]);
+            }
         }
         // Every parameter was tracking: drop the `?` too (`/a?utm_source=x` lists as `/a`).
         if tracking_removed && scratch.len() == query_start {
@@ -487,6 +497,8 @@ mod tests {
             "/a//b/../c?x=%zz&y=%2F",
             "/%E2%82%AC/?q=a+b&&z",
             "/x?",
+            "/x?&a=1",
+            "/x?&&a=1&",
             "/x;param=1/y",
             "//double/leading",
         ] {
@@ -569,6 +581,7 @@ mod tests {
             "http://e.com/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl/go",
             "http://e.com/a?k=AKIAIOSFODNN7EXAMPLE",
             "http://e.com/keys/ASIAIOSFODNN7EXAMPLE",
+            "http://e.com/a?t=eyJ.a.\x01\x01\x01\x01\x01\x01\x01",
         ] {
             assert!(norm(url).unwrap().2.has_credential, "{url}");
         }
