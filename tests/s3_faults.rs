@@ -129,7 +129,7 @@ fn transient(r: &Request) -> Fault {
             _ => Fault::Pass,
         };
     }
-    if r.global % 3 == 0 {
+    if r.global.is_multiple_of(3) {
         Fault::Delay(Duration::from_millis(50))
     } else {
         Fault::Pass
