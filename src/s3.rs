@@ -12,7 +12,8 @@
 //!   `503 SlowDown`, 5xx, timeouts and connection errors, exponential backoff with jitter) with
 //!   [`DEFAULT_MAX_ATTEMPTS`] attempts instead of the SDK's 3: a nightly job that meets a
 //!   throttled prefix should wait it out (up to ~2 min of backoff per request), not fail the
-//!   release list. A connect timeout and a read timeout (time to the response head) bound
+//!   release list; and without the SDK's client-wide retry quota, which a burst of faults
+//!   over many objects drains (then nothing is retried any more). A connect timeout and a read timeout (time to the response head) bound
 //!   every attempt, so a connection that stalls cannot hang the job; a body that stalls
 //!   mid-stream is cut by the SDK's stalled-stream protection (on by default). The body of a
 //!   whole-object [`S3Client::get`] that breaks off is fetched again (the SDK retries only up
@@ -38,6 +39,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -166,6 +168,16 @@ async fn build_client(cfg: &S3Config) -> aws_sdk_s3::Client {
     if shared.region().is_none() {
         builder = builder.region(aws_sdk_s3::config::Region::new(FALLBACK_REGION));
     }
+    // No client-wide retry quota: the SDK's token bucket (500 tokens, 5-14 per retry, a token
+    // back per success) is made for services that must not amplify an outage; a batch job
+    // reading thousands of objects through a throttled prefix drained it in one night's
+    // burst, after which every error failed its object at once. Attempts per request and
+    // the backoff above already bound the load (see tests/s3_faults.rs).
+    builder = builder.retry_partition(
+        RetryPartition::custom("greenlight-s3")
+            .token_bucket(TokenBucket::unlimited())
+            .build(),
+    );
     let endpoint_overridden = cfg.endpoint.is_some()
         || shared.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();

@@ -99,14 +99,15 @@ fn transient(r: &Request) -> Fault {
         };
     }
     if is_log_object(r) {
-        // Three throttles and a 500 in a row: more than the SDK's default 3 attempts.
+        // Five throttles and a 500 in a row: more than the SDK's default 3 attempts, and over
+        // all objects more retries than the SDK's default retry quota allows.
         return match r.nth {
-            0..=2 => Fault::SlowDown,
-            3 => Fault::InternalError,
+            0..=4 => Fault::SlowDown,
+            5 => Fault::InternalError,
             // The first answer breaks off mid-body, the resumed one is truncated, the next slow.
-            4 => Fault::ResetMidBody,
-            5 => Fault::TruncateBody,
-            6 => Fault::Delay(Duration::from_millis(150)),
+            6 => Fault::ResetMidBody,
+            7 => Fault::TruncateBody,
+            8 => Fault::Delay(Duration::from_millis(150)),
             _ => Fault::Pass,
         };
     }
@@ -176,21 +177,21 @@ fn transient_faults_are_retried_and_the_outputs_match_a_clean_run() {
             .iter()
             .filter(|s| &s.request.target == object)
             .collect();
-        // 4 refused, 1 reset mid-body, 1 truncated, then 1 slow resume that completed. Every
+        // 6 refused, 1 reset mid-body, 1 truncated, then 1 slow resume that completed. Every
         // resume is conditional on the first answer's ETag; the one after the truncated body
         // starts where the scan had got to (after the reset, the bytes in flight may all
         // have been dropped by the client's kernel, so that resume may start at 0).
-        // An object delivered just after midnight is read for both days (an 8th GET, whole).
-        assert!(gets.len() == 7 || gets.len() == 8, "{object}: {gets:#?}");
-        if let Some(again) = gets.get(7) {
+        // An object delivered just after midnight is read for both days (a 10th GET, whole).
+        assert!(gets.len() == 9 || gets.len() == 10, "{object}: {gets:#?}");
+        if let Some(again) = gets.get(9) {
             let head = again.head.to_ascii_lowercase();
             assert!(!head.contains("range:"), "{object}: {head}");
         }
-        for resumed in &gets[5..7] {
+        for resumed in &gets[7..9] {
             let head = resumed.head.to_ascii_lowercase();
             assert!(head.contains("if-match:"), "{object}: {head}");
         }
-        let last = gets[6].head.to_ascii_lowercase();
+        let last = gets[8].head.to_ascii_lowercase();
         assert!(last.contains("range: bytes="), "{object}: {last}");
     }
     let puts = seen.iter().filter(|s| s.request.is_put()).count();
