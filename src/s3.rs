@@ -8,7 +8,16 @@
 //!   (`AWS_REGION`, profile, IMDS; `us-east-1` when none is found), the endpoint override
 //!   (`--s3-endpoint`, else `AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` as read by `aws-config`)
 //!   and path-style addressing whenever an endpoint is overridden (MinIO, Garage, Ceph, moto);
-//!   the SDK's standard retry mode (throttling, 5xx, timeouts; 3 attempts with backoff);
+//! - **retries and timeouts** ([`RetryTuning`]): the SDK's standard retry mode (throttling
+//!   `503 SlowDown`, 5xx, timeouts and connection errors, exponential backoff with jitter) with
+//!   [`DEFAULT_MAX_ATTEMPTS`] attempts instead of the SDK's 3: a nightly job that meets a
+//!   throttled prefix should wait it out (up to ~2 min of backoff per request), not fail the
+//!   release list; and without the SDK's client-wide retry quota, which a burst of faults
+//!   over many objects drains (then nothing is retried any more). A connect timeout and a read timeout (time to the response head) bound
+//!   every attempt, so a connection that stalls cannot hang the job; a body that stalls
+//!   mid-stream is cut by the SDK's stalled-stream protection (on by default). The body of a
+//!   whole-object [`S3Client::get`] that breaks off is fetched again (the SDK retries only up
+//!   to the response head);
 //! - **the runtime**: one process-wide tokio runtime for network I/O only ([`runtime`]); the
 //!   blocking helpers below may be called from any thread that is *not* a runtime thread
 //!   (the main thread, rayon workers);
@@ -24,10 +33,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
@@ -57,9 +69,97 @@ impl S3Config {
     }
 }
 
+/// Attempts per S3 request, the first included (`GREENLIGHT_S3_MAX_ATTEMPTS`).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// The first retry waits up to this long, doubled per attempt (with full jitter) up to
+/// [`MAX_BACKOFF`] (`GREENLIGHT_S3_BACKOFF_MS`).
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between two attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(20);
+/// Time to open a TCP (and TLS) connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time from sending a request to the response head (`GREENLIGHT_S3_READ_TIMEOUT_MS`).
+/// S3 answers in milliseconds; a PUT of a list or tally (a few MB) is well within it.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Retry and timeout settings of the S3 client: the defaults above, each overridable from the
+/// environment for operators (and for the fault tests, which want short waits). A value that
+/// is not a positive integer is refused with a warning and the default is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryTuning {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub read_timeout: Duration,
+}
+
+impl Default for RetryTuning {
+    fn default() -> Self {
+        RetryTuning {
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+impl RetryTuning {
+    /// The defaults, overridden by `GREENLIGHT_S3_MAX_ATTEMPTS`, `GREENLIGHT_S3_BACKOFF_MS`
+    /// and `GREENLIGHT_S3_READ_TIMEOUT_MS`.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut t = RetryTuning::default();
+        let num = |name: &str| -> Option<u64> {
+            let v = get(name)?;
+            match v.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    tracing::warn!("{name}={v:?} is not a positive integer; using the default");
+                    None
+                }
+            }
+        };
+        if let Some(n) = num("GREENLIGHT_S3_MAX_ATTEMPTS") {
+            t.max_attempts = u32::try_from(n).unwrap_or(u32::MAX);
+        }
+        if let Some(ms) = num("GREENLIGHT_S3_BACKOFF_MS") {
+            t.initial_backoff = Duration::from_millis(ms);
+        }
+        if let Some(ms) = num("GREENLIGHT_S3_READ_TIMEOUT_MS") {
+            t.read_timeout = Duration::from_millis(ms);
+        }
+        t
+    }
+
+    fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts)
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(MAX_BACKOFF.max(self.initial_backoff))
+    }
+
+    fn timeout_config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(self.read_timeout)
+            .build()
+    }
+
+    /// The wait before re-reading a whole object whose body broke off (attempt 1, 2, ...).
+    fn body_backoff(&self, attempt: u32) -> Duration {
+        self.initial_backoff
+            .saturating_mul(1 << attempt.min(6))
+            .min(MAX_BACKOFF)
+    }
+}
+
 async fn build_client(cfg: &S3Config) -> aws_sdk_s3::Client {
+    let tuning = RetryTuning::from_env();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+        .retry_config(tuning.retry_config())
+        .timeout_config(tuning.timeout_config());
     if let Some(endpoint) = &cfg.endpoint {
         loader = loader.endpoint_url(endpoint);
     }
@@ -68,6 +168,16 @@ async fn build_client(cfg: &S3Config) -> aws_sdk_s3::Client {
     if shared.region().is_none() {
         builder = builder.region(aws_sdk_s3::config::Region::new(FALLBACK_REGION));
     }
+    // No client-wide retry quota: the SDK's token bucket (500 tokens, 5-14 per retry, a token
+    // back per success) is made for services that must not amplify an outage; a batch job
+    // reading thousands of objects through a throttled prefix drained it in one night's
+    // burst, after which every error failed its object at once. Attempts per request and
+    // the backoff above already bound the load (see tests/s3_faults.rs).
+    builder = builder.retry_partition(
+        RetryPartition::custom("greenlight-s3")
+            .token_bucket(TokenBucket::unlimited())
+            .build(),
+    );
     let endpoint_overridden = cfg.endpoint.is_some()
         || shared.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
@@ -287,24 +397,49 @@ impl S3Client {
     }
 
     /// The whole object, or `None` when the key does not exist (the bucket must).
-    /// For small objects (state, lists); big ones are streamed by the log source.
+    /// For small objects (state, lists); big ones are streamed by the log source. The SDK
+    /// retries up to the response head; a body that breaks off after it is fetched again, up
+    /// to the configured attempts, conditional on the first answer's ETag (an object replaced
+    /// meanwhile fails instead of mixing versions).
     pub fn get(&self, bucket: &str, key: &str) -> Result<Option<Vec<u8>>, S3Error> {
+        let tuning = RetryTuning::from_env();
         runtime().block_on(async {
-            let out = match self.inner.get_object().bucket(bucket).key(key).send().await {
-                Ok(out) => out,
-                Err(e) => {
-                    return match S3Error::from_sdk(bucket, key, &e) {
-                        S3Error::NoSuchKey { .. } => Ok(None),
-                        other => Err(other),
-                    };
+            let mut etag: Option<String> = None;
+            let mut attempt = 1u32;
+            loop {
+                let mut req = self.inner.get_object().bucket(bucket).key(key);
+                if let Some(etag) = &etag {
+                    req = req.if_match(etag);
                 }
-            };
-            let bytes = out.body.collect().await.map_err(|e| S3Error::Other {
-                bucket: bucket.to_owned(),
-                key: key.to_owned(),
-                message: format!("reading the body: {e}"),
-            })?;
-            Ok(Some(bytes.to_vec()))
+                let out = match req.send().await {
+                    Ok(out) => out,
+                    Err(e) => {
+                        return match S3Error::from_sdk(bucket, key, &e) {
+                            S3Error::NoSuchKey { .. } => Ok(None),
+                            other => Err(other),
+                        };
+                    }
+                };
+                if etag.is_none() {
+                    etag = out.e_tag.clone();
+                }
+                match out.body.collect().await {
+                    Ok(bytes) => return Ok(Some(bytes.to_vec())),
+                    Err(e) if attempt < tuning.max_attempts => {
+                        tracing::warn!(object = %format!("s3://{bucket}/{key}"), attempt, error = %e,
+                            "body broke off; reading the object again");
+                        tokio::time::sleep(tuning.body_backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => {
+                        return Err(S3Error::Other {
+                            bucket: bucket.to_owned(),
+                            key: key.to_owned(),
+                            message: format!("reading the body ({attempt} attempts): {e}"),
+                        });
+                    }
+                }
+            }
         })
     }
 
@@ -466,5 +601,27 @@ mod tests {
         assert!(wrong.contains("AWS_REGION"));
         assert!(!classify(503, None).is_configuration());
         assert!(classify(403, None).is_configuration());
+    }
+
+    #[test]
+    fn retry_tuning_reads_the_environment_and_refuses_nonsense() {
+        let t = RetryTuning::from_lookup(|_| None);
+        assert_eq!(t, RetryTuning::default());
+        assert_eq!(t.max_attempts, DEFAULT_MAX_ATTEMPTS);
+        let t = RetryTuning::from_lookup(|k| match k {
+            "GREENLIGHT_S3_MAX_ATTEMPTS" => Some("4".into()),
+            "GREENLIGHT_S3_BACKOFF_MS" => Some("20".into()),
+            "GREENLIGHT_S3_READ_TIMEOUT_MS" => Some("1500".into()),
+            _ => None,
+        });
+        assert_eq!(t.max_attempts, 4);
+        assert_eq!(t.initial_backoff, Duration::from_millis(20));
+        assert_eq!(t.read_timeout, Duration::from_millis(1500));
+        let t = RetryTuning::from_lookup(|_| Some("0".into()));
+        assert_eq!(t, RetryTuning::default());
+        let t = RetryTuning::from_lookup(|_| Some("soon".into()));
+        assert_eq!(t, RetryTuning::default());
+        assert_eq!(t.body_backoff(1), Duration::from_millis(1000));
+        assert_eq!(t.body_backoff(30), MAX_BACKOFF);
     }
 }

@@ -80,7 +80,9 @@ pub async fn handle_event(
         tracing::warn!("{}", report.summary());
     }
     if let Some(path) = &opts.json
-        && let Err(e) = std::fs::write(path, report.to_json())
+        && let Err(e) = crate::output::write_file_atomically(path, |w| {
+            std::io::Write::write_all(w, report.to_json().as_bytes())
+        })
     {
         tracing::warn!("cannot write {}: {e}", path.display());
     }

@@ -16,8 +16,8 @@
 //! and concurrent GETs by [`MAX_CONCURRENT_GETS`]; an object is never held whole, and each
 //! object has its own task and channel, so a slow object only occupies its own scan thread.
 //!
-//! **Retries**: the SDK retries throttling, 5xx and connection failures of each request
-//! (standard mode, see [`crate::s3`]). A body that breaks off mid-stream is **resumed** with
+//! **Retries**: the SDK retries throttling, 5xx, timeouts and connection failures of each
+//! request (standard mode, 10 attempts, see [`crate::s3`]). A body that breaks off mid-stream is **resumed** with
 //! `Range: bytes=<consumed>-` and `If-Match: <ETag of the first response>` (up to
 //! [`MAX_RESUMES`] times, with backoff): bytes already handed to the scan are never fetched
 //! again, so every line is counted exactly once, and an object replaced in the meantime fails
