@@ -153,14 +153,25 @@ impl ScanStats {
 
     fn parse_error(&mut self, reason: &'static str, key: &str, line: u64, message: String) {
         *self.parse_errors.entry(reason).or_default() += 1;
-        if self.parse_error_examples.len() < MAX_EXAMPLES {
-            self.parse_error_examples.push(LineError {
+        // Keep the first examples by (key, line), sorted: which ones a thread keeps must not
+        // depend on the order it happened to scan its objects in.
+        let examples = &mut self.parse_error_examples;
+        let at = examples.partition_point(|e| (e.key.as_str(), e.line) < (key, line));
+        if at >= MAX_EXAMPLES {
+            return;
+        }
+        if examples.len() >= MAX_EXAMPLES {
+            examples.pop();
+        }
+        examples.insert(
+            at,
+            LineError {
                 key: key.to_owned(),
                 line,
                 reason,
                 message,
-            });
-        }
+            },
+        );
     }
 }
 
@@ -182,26 +193,34 @@ struct Worker<'p> {
 
 /// Scans `objects` in parallel on the current rayon pool. `on_object_done` is called after each
 /// object with its compressed size (for progress reporting).
+///
+/// One [`Worker`] per pool thread takes objects from a shared queue, largest first (so the run
+/// does not end waiting on one big object started last), and keeps its tally and buffers from
+/// object to object: tallies are merged once per thread, not once per object.
 pub fn scan_objects(
     objects: &[LogObject],
     policy: &Policy,
     on_object_done: &(dyn Fn(&LogObject) + Sync),
 ) -> (Tally, ScanStats) {
-    let (tally, mut stats) = objects
-        .par_iter()
+    let mut order: Vec<&LogObject> = objects.iter().collect();
+    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = rayon::current_num_threads().clamp(1, objects.len().max(1));
+    let (tally, mut stats) = (0..threads)
+        .into_par_iter()
         .with_max_len(1)
-        .fold(
-            || Worker {
+        .map(|_| {
+            let mut w = Worker {
                 pipeline: rayon::current_num_threads() >= 2,
                 ..Worker::new(policy)
-            },
-            |mut w, obj| {
+            };
+            while let Some(obj) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            {
                 w.scan(obj);
                 on_object_done(obj);
-                w
-            },
-        )
-        .map(|w| (w.tally, w.stats))
+            }
+            (w.tally, w.stats)
+        })
         .reduce(
             || (Tally::default(), ScanStats::default()),
             |(mut ta, mut sa), (tb, sb)| {
