@@ -111,10 +111,11 @@ field() { # name, column (2 wall, 3 cpu-s/GiB, 4 rss KB)
   awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$results"
 }
 out=target/throughput/list.csv
+state=target/throughput/state
 miner() { # name, threads, corpus, extra env...
   local name=$1 threads=$2 corpus=$3; shift 3
   measure "$name" env GREENLIGHT_QUIET=1 "$@" target/release/greenlight-miner --logs "$corpus" \
-    --date "$day" --out "$out" --threads "$threads" --max-error-rate 100
+    --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100
 }
 
 corpus=$(make_corpus "$mb")
@@ -180,6 +181,6 @@ PY
   for threads in 1 2; do
     measure "miner s3 threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
       --logs s3://bench --s3-endpoint "http://127.0.0.1:$port" --date "$day" --out "$out" \
-      --threads "$threads" --max-error-rate 100
+      --state "$state" --threads "$threads" --max-error-rate 100
   done
 fi

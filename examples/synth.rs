@@ -73,7 +73,6 @@ fn main() -> ExitCode {
         long_tail_per_mille: a.long_tail_per_mille,
         long_tail_values: a.long_tail_values,
         fields: a.fields.map(usize::from),
-        ..SynthConfig::default()
     };
     if let Ok(mut entries) = std::fs::read_dir(&a.out)
         && entries.next().is_some()
