@@ -74,6 +74,14 @@ make_corpus() {
   dir=target/throughput/corpus-$size_mb-$seed-$day-$fields
   if [ ! -f "$dir.done" ]; then
     rm -rf "$dir"
+    # The corpus takes about a sixth of its uncompressed size on disk: refuse rather than fill
+    # the disk (a 10 GiB corpus needs ~1.6 GB free).
+    local need_kb=$(( size_mb * 1000 / 5 )) free_kb
+    free_kb=$(df --output=avail -k target | tail -1)
+    if [ "$free_kb" -lt "$need_kb" ]; then
+      echo "throughput.sh: $dir needs ~$(( need_kb / 1000 )) MB of disk, only $(( free_kb / 1000 )) MB free" >&2
+      exit 1
+    fi
     echo "generating $dir: $nodes nodes x $per_node objects x $lines lines" >&2
     target/release/examples/synth --out "$dir" --seed "$seed" --first-day "$day" --nodes "$nodes" \
       --objects-per-node-per-day "$per_node" --lines-per-object "$lines" \
