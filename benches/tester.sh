@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# greenlight-tester's throughput with its default settings: N URLs (default 10,000) replayed
-# against nginx proxying to a backend that answers in DELAY_MS (default 20 ms), next to `wrk`
-# against the same nginx, on loopback, in one command.
+# greenlight-tester's throughput, next to `wrk` on the same nginx at the same concurrency, on
+# loopback, in one command: (1) 10 x N URLs answered by nginx itself with a small
+# static body, tester URLs/s against wrk's requests/s; (2) N URLs through nginx to a backend that
+# answers in DELAY_MS (default 20 ms), tester time against the ideal N x DELAY / concurrency.
 #
 #   bash benches/tester.sh [URLS] [DELAY_MS]
 #
@@ -29,6 +30,7 @@ upstream app { server 127.0.0.1:$up; keepalive 256; }
 server {
     listen 127.0.0.1:$front default_server;
     server_name www.example.com;
+    location /s/ { default_type text/plain; return 200 "ok\n"; }
     location / {
         proxy_pass http://app;
         proxy_http_version 1.1;
@@ -43,22 +45,48 @@ nginx -p "$work" -c "$work/nginx.conf" -g "error_log $work/error.log warn;" &
 pids+=($!)
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$front") 2>/dev/null && break; sleep 0.05; done
 
-{ echo "path,host,expected_status,hits,scheme"
-  for i in $(seq 1 "$urls"); do echo "/item/$i?page=$((i % 7)),www.example.com,200,1,https"; done
-} >"$work/list.csv"
+# Two lists of the same size: /item/* goes through nginx to the slow backend, /s/* is answered
+# by nginx itself with a small static body (the server's own speed, for the wrk comparison).
+# The static list is 10x longer, so the tester's run lasts long enough (seconds) to be measured.
+static_urls=$((urls * 10))
+for kind in item s; do
+  n=$urls; [ "$kind" = s ] && n=$static_urls
+  { echo "path,host,expected_status,hits,scheme"
+    for i in $(seq 1 "$n"); do echo "/$kind/$i?page=$((i % 7)),www.example.com,200,1,https"; done
+  } >"$work/$kind.csv"
+done
 
-echo "== greenlight-tester: $urls URLs, default settings, backend ${delay} ms behind nginx"
-/usr/bin/time -f 'wall %e s, cpu %U s user + %S s sys, peak rss %M KB' \
-  target/release/greenlight-tester --list "$work/list.csv" --endpoint "http://127.0.0.1:$front" \
-  --json "$work/report.json" 2>&1 | grep -vE '^\s+(list|blue)' || true
-echo "== the same with --concurrency 64, and with --baseline (the same nginx as blue: 3 requests per URL)"
-for extra in "--concurrency 64" "--concurrency 64 --baseline http://127.0.0.1:$front"; do
-  # shellcheck disable=SC2086
-  /usr/bin/time -f 'wall %e s, cpu %U s user + %S s sys, peak rss %M KB' \
-    target/release/greenlight-tester --list "$work/list.csv" --endpoint "http://127.0.0.1:$front" \
-    $extra 2>&1 | grep -E 'PASSED|FAILED|URLs in|wall' || true
-done
-echo "== wrk on the same nginx (16 connections = the tester's default concurrency, then 64)"
+# run_tester LIST CONCURRENCY [EXTRA...]: prints the wall seconds of one tester run (exit 0 asserted).
+run_tester() {
+  local list=$1 c=$2; shift 2
+  /usr/bin/time -o "$work/time" -f '%e %U %S %M' target/release/greenlight-tester --list "$list" \
+    --endpoint "http://127.0.0.1:$front" --concurrency "$c" "$@" >"$work/out" 2>&1 ||
+    { cat "$work/out" >&2; echo "tester failed" >&2; exit 1; }
+  cut -d' ' -f1 "$work/time"
+}
+# wrk_rate PATH CONCURRENCY: requests/s from a 10 s wrk run on the same nginx.
+wrk_rate() {
+  wrk -t2 -c"$2" -d10s "http://127.0.0.1:$front$1" | awk '/Requests\/sec/ { print $2 }'
+}
+
+echo "== static responses from nginx: greenlight-tester vs wrk at the same concurrency"
 for c in 16 64; do
-  wrk -t2 -c"$c" -d10s "http://127.0.0.1:$front/item/1" | grep -E 'Requests/sec|Latency|requests in'
+  wall=$(run_tester "$work/s.csv" "$c")
+  rate=$(wrk_rate /s/1 "$c")
+  awk -v n="$static_urls" -v w="$wall" -v r="$rate" -v c="$c" 'BEGIN {
+    t = n / (w > 0 ? w : 0.01)
+    printf "concurrency %3d: tester %8.0f URLs/s (%d URLs in %.2f s), wrk %8.0f req/s, tester/wrk %.2f\n", c, t, n, w, r, t / r }'
 done
+
+echo "== $urls URLs, backend ${delay} ms behind nginx: time against the ideal (URLs x latency / concurrency)"
+for c in 16 64; do
+  wall=$(run_tester "$work/item.csv" "$c" --json "$work/report.json")
+  rate=$(wrk_rate /item/1 "$c")
+  awk -v n="$urls" -v w="$wall" -v d="$delay" -v c="$c" -v r="$rate" 'BEGIN {
+    ideal = n * d / 1000 / c
+    printf "concurrency %3d: tester %.2f s, ideal %.2f s, tester/ideal %.2f; wrk %.0f req/s, tester %.0f URLs/s\n", c, w, ideal, w / ideal, r, n / w }'
+done
+echo "== with --baseline (the same nginx as blue: up to 3 requests per URL), concurrency 64"
+wall=$(run_tester "$work/item.csv" 64 --baseline "http://127.0.0.1:$front")
+awk -v n="$urls" -v w="$wall" -v d="$delay" 'BEGIN {
+  printf "tester %.2f s for %d URLs (up to 3 requests each), ideal at 3 requests %.2f s, ratio %.2f\n", w, n, 3 * n * d / 1000 / 64, w / (3 * n * d / 1000 / 64) }'

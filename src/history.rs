@@ -1,23 +1,37 @@
 //! The retention window: one compact tally file per mined day in a [`StateStore`], replaced
 //! when the day is mined again, dropped once older than the window, and read back as one
-//! stream of per-URL [`UrlHistory`] in key order.
+//! stream of per-URL [`UrlHistory`] in key order; and the partial tallies of a sharded day
+//! (`--shard I/N`), merged into its day file.
 //!
-//! # Day files
+//! # Day files (format 3)
 //!
-//! `tally-YYYY-MM-DD.glt`: a text header line `greenlight-tally 2 YYYY-MM-DD\n`, then one gzip
-//! stream holding the day's URLs sorted by key (`host SP request-target`, bytewise), each as
-//! LEB128 varints: shared key prefix length with the previous key, suffix length, suffix bytes,
-//! hits, status count and `(code, hits)` pairs, `http` hits, latency count/sum/max (µs),
-//! histogram bucket count and `(bucket, hits)` pairs, first second of the day and
-//! `last - first`, then the sampled user agent: its length (0: none), bytes and rank. A record with both lengths 0 ends the URLs; it is followed by the URL count
-//! and the total hits, then the end of the gzip stream (whose CRC is checked). Sorted keys and
-//! integer fields make the file a pure function of the day's tally: mining the same day twice
-//! writes the same bytes.
+//! `tally-YYYY-MM-DD.glt`: a text header line `greenlight-tally 3 YYYY-MM-DD\n`, then one gzip
+//! stream (level 1) holding the day's URLs sorted by key (`host SP request-target`, bytewise),
+//! each as LEB128 varints: shared key prefix length with the previous key, suffix length,
+//! suffix bytes, hits, status count and `(code, hits)` pairs, `http` hits, latency
+//! count/sum/max (µs), histogram bucket count and `(bucket, hits)` pairs, first second of the
+//! day and `last - first`, then the sampled user agent: 0 for none, else its number in the
+//! file's agent table (1-based; the number one past the table adds a new agent, whose length
+//! and bytes follow), then the top 32 bits of its rank as 4 bytes little-endian. A record with
+//! both lengths 0 ends the URLs; it is followed by the URL count and the total hits, then the
+//! end of the gzip stream (whose CRC is checked). Sorted keys and integer fields make the file
+//! a pure function of the day's tally: mining the same day twice writes the same bytes.
 //!
-//! Reading the window never holds more than one record per day file in memory: the files are
-//! merged in key order ([`Window::for_each`]).
+//! Ranks lose their low 32 bits in day files: across days the lowest rank still wins, and the
+//! one-in-2^32 ties go to the smaller agent. Files of formats 1 and 2 are not read (the day is
+//! reported `corrupt`, "tally format version 2 (this build reads 3)", and left out).
+//!
+//! # Partial tallies
+//!
+//! `partial/YYYY-MM-DD/shard-I-of-N.glt`: a header line `greenlight-partial 3 YYYY-MM-DD I N`,
+//! the shard's scan figures as one line of JSON, then records as in a day file except that
+//! ranks keep all 64 bits (8 bytes), so that [`merge_partials`] picks the agent a single run
+//! would have picked and writes the day file a single run would have written.
+//!
+//! Reading the window never holds more than one record per day file in memory, and reuses it:
+//! the files are merged in key order ([`Window::for_each`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -101,8 +115,9 @@ impl StateStore {
     pub fn put(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         match self {
             StateStore::Dir(dir) => {
-                std::fs::create_dir_all(dir)?;
-                crate::output::write_file_atomically(&dir.join(name), |w| w.write_all(bytes))
+                let path = dir.join(name);
+                std::fs::create_dir_all(path.parent().unwrap_or(dir))?;
+                crate::output::write_file_atomically(&path, |w| w.write_all(bytes))
             }
             StateStore::S3 {
                 bucket,
@@ -186,9 +201,15 @@ impl fmt::Display for StateStore {
     }
 }
 
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 const MAX_KEY: usize = 1 << 20;
 const MAX_PAIRS: u64 = 1 << 16;
+/// The largest scan-figures line a partial tally may carry.
+const MAX_FIGURES: u64 = 16 << 20;
+/// gzip level of day files and partials: 1 (fastest). The records are already compact (shared
+/// key prefixes, varints, agents written once per file); a higher level saves little space for
+/// much more CPU time (see `benches/history.sh`).
+const GZIP_LEVEL: u32 = 1;
 
 /// The object name of day `day`'s tally.
 pub fn day_name(day: NaiveDate) -> String {
@@ -201,6 +222,12 @@ pub fn parse_day_name(name: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
 }
 
+/// The object name of shard `index` (0-based) of `shards` for day `day`:
+/// `partial/YYYY-MM-DD/shard-I-of-N.glt`.
+pub fn partial_name(day: NaiveDate, index: u32, shards: u32) -> String {
+    format!("partial/{day}/shard-{index}-of-{shards}.glt")
+}
+
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
@@ -209,65 +236,154 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-/// Encodes one day's tally as a day file (see the module docs).
-pub fn encode_day(day: NaiveDate, tally: &Tally) -> io::Result<Vec<u8>> {
-    let mut out = format!("greenlight-tally {FORMAT_VERSION} {day}\n").into_bytes();
-    let mut gz = GzEncoder::new(&mut out, Compression::new(6));
-    let mut buf = Vec::with_capacity(1 << 16);
-    let mut prev: &[u8] = b"";
-    let mut total_hits = 0u64;
-    let sorted = tally.sorted();
-    for (key, s) in &sorted {
-        let shared = prev
+/// Writes the records of a day file or a partial tally, one URL at a time in key order, into
+/// memory (see the module docs for the layout). [`encode_day`] and [`encode_partial`] use it;
+/// so does merging partials, which never holds a whole day's tally.
+pub struct TallyWriter {
+    gz: GzEncoder<Vec<u8>>,
+    buf: Vec<u8>,
+    prev: Vec<u8>,
+    agents: HashMap<Box<[u8]>, u64, foldhash::fast::FixedState>,
+    full_ranks: bool,
+    count: u64,
+    hits: u64,
+}
+
+impl TallyWriter {
+    fn new(header: Vec<u8>, full_ranks: bool) -> Self {
+        TallyWriter {
+            gz: GzEncoder::new(header, Compression::new(GZIP_LEVEL)),
+            buf: Vec::with_capacity(1 << 16),
+            prev: Vec::new(),
+            agents: HashMap::default(),
+            full_ranks,
+            count: 0,
+            hits: 0,
+        }
+    }
+
+    /// A day file of `day`.
+    pub fn day(day: NaiveDate) -> Self {
+        Self::new(
+            format!("{DAY_MAGIC} {FORMAT_VERSION} {day}\n").into_bytes(),
+            false,
+        )
+    }
+
+    /// A partial tally: shard `index` of `shards` for `day`, with the shard's scan figures
+    /// (one line of JSON, see [`crate::mine::report::DayFigures`]).
+    pub fn partial(day: NaiveDate, index: u32, shards: u32, figures: &[u8]) -> io::Result<Self> {
+        if figures.contains(&b'\n') || figures.len() as u64 > MAX_FIGURES {
+            return Err(io::Error::other("scan figures are not one short line"));
+        }
+        let mut header =
+            format!("{PARTIAL_MAGIC} {FORMAT_VERSION} {day} {index} {shards}\n").into_bytes();
+        header.extend_from_slice(figures);
+        header.push(b'\n');
+        Ok(Self::new(header, true))
+    }
+
+    /// Appends one URL; keys must come in strictly increasing order.
+    pub fn push(&mut self, key: &[u8], s: &UrlStats) -> io::Result<()> {
+        if key.is_empty() || (self.count > 0 && key <= &self.prev[..]) {
+            return Err(io::Error::other("tally keys out of order"));
+        }
+        let buf = &mut self.buf;
+        let shared = self
+            .prev
             .iter()
             .zip(key.iter())
             .take_while(|(a, b)| a == b)
             .count();
-        put_varint(&mut buf, shared as u64);
-        put_varint(&mut buf, (key.len() - shared) as u64);
+        put_varint(buf, shared as u64);
+        put_varint(buf, (key.len() - shared) as u64);
         buf.extend_from_slice(&key[shared..]);
-        put_varint(&mut buf, s.hits);
-        put_varint(&mut buf, s.statuses.len() as u64);
+        put_varint(buf, s.hits);
+        put_varint(buf, s.statuses.len() as u64);
         for &(c, n) in &s.statuses {
-            put_varint(&mut buf, u64::from(c));
-            put_varint(&mut buf, n);
+            put_varint(buf, u64::from(c));
+            put_varint(buf, n);
         }
-        put_varint(&mut buf, s.http_hits);
-        put_varint(&mut buf, s.target_us_count);
-        put_varint(&mut buf, s.target_us_sum);
-        put_varint(&mut buf, s.target_us_max);
-        put_varint(&mut buf, s.latency_hist.len() as u64);
+        put_varint(buf, s.http_hits);
+        put_varint(buf, s.target_us_count);
+        put_varint(buf, s.target_us_sum);
+        put_varint(buf, s.target_us_max);
+        put_varint(buf, s.latency_hist.len() as u64);
         for &(b, n) in &s.latency_hist {
             buf.push(b);
-            put_varint(&mut buf, n);
+            put_varint(buf, n);
         }
-        put_varint(&mut buf, u64::from(s.first_second));
-        put_varint(
-            &mut buf,
-            u64::from(s.last_second.saturating_sub(s.first_second)),
-        );
+        put_varint(buf, u64::from(s.first_second));
+        put_varint(buf, u64::from(s.last_second.saturating_sub(s.first_second)));
         match &s.agent {
-            None => put_varint(&mut buf, 0),
+            None => put_varint(buf, 0),
             Some(a) => {
-                put_varint(&mut buf, a.agent.len() as u64);
-                buf.extend_from_slice(&a.agent);
-                put_varint(&mut buf, a.rank);
+                match self.agents.get(&a.agent) {
+                    Some(&i) => put_varint(buf, i),
+                    None => {
+                        let i = self.agents.len() as u64 + 1;
+                        put_varint(buf, i);
+                        put_varint(buf, a.agent.len() as u64);
+                        buf.extend_from_slice(&a.agent);
+                        self.agents.insert(a.agent.clone(), i);
+                    }
+                }
+                if self.full_ranks {
+                    buf.extend_from_slice(&a.rank.to_le_bytes());
+                } else {
+                    buf.extend_from_slice(&((a.rank >> 32) as u32).to_le_bytes());
+                }
             }
         }
-        total_hits += s.hits;
-        prev = key;
-        if buf.len() > 1 << 15 {
-            gz.write_all(&buf)?;
-            buf.clear();
+        self.count += 1;
+        self.hits = self.hits.wrapping_add(s.hits);
+        self.prev.clear();
+        self.prev.extend_from_slice(key);
+        if self.buf.len() > 1 << 15 {
+            self.gz.write_all(&self.buf)?;
+            self.buf.clear();
         }
+        Ok(())
     }
-    put_varint(&mut buf, 0);
-    put_varint(&mut buf, 0);
-    put_varint(&mut buf, sorted.len() as u64);
-    put_varint(&mut buf, total_hits);
-    gz.write_all(&buf)?;
-    gz.finish()?;
-    Ok(out)
+
+    /// URLs pushed so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Writes the footer and returns the whole file.
+    pub fn finish(mut self) -> io::Result<Vec<u8>> {
+        put_varint(&mut self.buf, 0);
+        put_varint(&mut self.buf, 0);
+        put_varint(&mut self.buf, self.count);
+        put_varint(&mut self.buf, self.hits);
+        self.gz.write_all(&self.buf)?;
+        self.gz.finish()
+    }
+}
+
+/// Encodes one day's tally as a day file (see the module docs).
+pub fn encode_day(day: NaiveDate, tally: &Tally) -> io::Result<Vec<u8>> {
+    let mut w = TallyWriter::day(day);
+    for (key, s) in tally.sorted() {
+        w.push(key, s)?;
+    }
+    w.finish()
+}
+
+/// Encodes shard `index` of `shards`' tally of `day`, with its scan figures (one JSON line).
+pub fn encode_partial(
+    day: NaiveDate,
+    index: u32,
+    shards: u32,
+    figures: &[u8],
+    tally: &Tally,
+) -> io::Result<Vec<u8>> {
+    let mut w = TallyWriter::partial(day, index, shards, figures)?;
+    for (key, s) in tally.sorted() {
+        w.push(key, s)?;
+    }
+    w.finish()
 }
 
 /// One URL across the window (or one day).
@@ -323,7 +439,7 @@ pub enum DayError {
     Header,
     #[error("tally format version {0} (this build reads {FORMAT_VERSION})")]
     Version(u32),
-    #[error("the header names day {0}")]
+    #[error("the header names {0}")]
     WrongDay(String),
     #[error("corrupt: {0}")]
     Corrupt(String),
@@ -331,61 +447,72 @@ pub enum DayError {
     Io(#[from] io::Error),
 }
 
-/// Streams the records of one day file.
-pub struct DayReader {
-    day: NaiveDate,
-    inner: BufReader<GzDecoder<BufReader<Box<dyn Read + Send>>>>,
-    key: Vec<u8>,
-    count: u64,
-    hits: u64,
-    done: bool,
+const DAY_MAGIC: &str = "greenlight-tally";
+const PARTIAL_MAGIC: &str = "greenlight-partial";
+
+/// The decompressed records, read through one reusable buffer.
+struct Input {
+    src: GzDecoder<BufReader<Box<dyn Read + Send>>>,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
 }
 
-impl DayReader {
-    /// Reads the header of a day file.
-    pub fn new(day: NaiveDate, reader: Box<dyn Read + Send>) -> Result<Self, DayError> {
-        let mut r = BufReader::new(reader);
-        let mut header = Vec::new();
-        r.by_ref().take(64).read_until(b'\n', &mut header)?;
-        let text = std::str::from_utf8(&header).map_err(|_| DayError::Header)?;
-        let mut parts = text.trim_end().split(' ');
-        if parts.next() != Some("greenlight-tally") {
-            return Err(DayError::Header);
+impl Input {
+    /// Makes at least `n` bytes available at `pos`; false at the end of the stream.
+    fn fill(&mut self, n: usize) -> Result<bool, DayError> {
+        if self.end - self.pos >= n {
+            return Ok(true);
         }
-        let version: u32 = parts
-            .next()
-            .and_then(|v| v.parse().ok())
-            .ok_or(DayError::Header)?;
-        if version != FORMAT_VERSION {
-            return Err(DayError::Version(version));
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
+        self.pos = 0;
+        if self.buf.len() < n {
+            self.buf.resize(n.max(2 * self.buf.len()), 0);
         }
-        let d = parts.next().ok_or(DayError::Header)?;
-        if d != day.to_string() {
-            return Err(DayError::WrongDay(d.to_owned()));
+        while self.end < n {
+            let got = match self.src.read(&mut self.buf[self.end..]) {
+                Ok(g) => g,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+                    return Err(DayError::Corrupt(format!("gzip: {e}")));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if got == 0 {
+                return Ok(false);
+            }
+            self.end += got;
         }
-        Ok(DayReader {
-            day,
-            inner: BufReader::with_capacity(1 << 16, GzDecoder::new(r)),
-            key: Vec::new(),
-            count: 0,
-            hits: 0,
-            done: false,
-        })
+        Ok(true)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], DayError> {
+        if !self.fill(n)? {
+            return Err(DayError::Corrupt("truncated".into()));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
     }
 
     fn byte(&mut self) -> Result<u8, DayError> {
-        let mut b = [0u8];
-        self.inner.read_exact(&mut b).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                DayError::Corrupt("truncated".into())
-            } else {
-                DayError::Io(e)
-            }
-        })?;
-        Ok(b[0])
+        Ok(self.take(1)?[0])
     }
 
     fn varint(&mut self) -> Result<u64, DayError> {
+        // Fast path: a whole varint (at most 10 bytes) is in the buffer.
+        if self.end - self.pos >= 10 {
+            let mut v = 0u64;
+            for (i, &b) in self.buf[self.pos..self.pos + 10].iter().enumerate() {
+                v |= u64::from(b & 0x7f) << (7 * i);
+                if b & 0x80 == 0 {
+                    self.pos += i + 1;
+                    return Ok(v);
+                }
+            }
+            return Err(DayError::Corrupt("varint too long".into()));
+        }
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -404,91 +531,214 @@ impl DayReader {
         }
         Ok(v)
     }
+}
+
+/// Streams the records of one day file (or of one partial tally).
+pub struct DayReader {
+    day: NaiveDate,
+    input: Input,
+    key: Vec<u8>,
+    agents: Vec<Box<[u8]>>,
+    full_ranks: bool,
+    count: u64,
+    hits: u64,
+    done: bool,
+}
+
+/// Reads the header line (at most `limit` bytes with its newline).
+fn header_line(r: &mut BufReader<Box<dyn Read + Send>>, limit: u64) -> Result<String, DayError> {
+    let mut line = Vec::new();
+    r.by_ref().take(limit).read_until(b'\n', &mut line)?;
+    if line.pop() != Some(b'\n') {
+        return Err(DayError::Header);
+    }
+    String::from_utf8(line).map_err(|_| DayError::Header)
+}
+
+impl DayReader {
+    /// Reads the header of a day file.
+    pub fn new(day: NaiveDate, reader: Box<dyn Read + Send>) -> Result<Self, DayError> {
+        let mut r = BufReader::new(reader);
+        let header = header_line(&mut r, 64)?;
+        let mut parts = header.split(' ');
+        if parts.next() != Some(DAY_MAGIC) {
+            return Err(DayError::Header);
+        }
+        check_version(parts.next())?;
+        let d = parts.next().ok_or(DayError::Header)?;
+        if d != day.to_string() || parts.next().is_some() {
+            return Err(DayError::WrongDay(format!("day {d}")));
+        }
+        Ok(Self::body(day, r, false))
+    }
+
+    /// Reads the header of a partial tally (shard `index` of `shards` for `day`); returns the
+    /// reader and the shard's scan figures (the JSON line).
+    pub fn partial(
+        day: NaiveDate,
+        index: u32,
+        shards: u32,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<(Self, Vec<u8>), DayError> {
+        let mut r = BufReader::new(reader);
+        let header = header_line(&mut r, 128)?;
+        let mut parts = header.split(' ');
+        if parts.next() != Some(PARTIAL_MAGIC) {
+            return Err(DayError::Header);
+        }
+        check_version(parts.next())?;
+        let rest: Vec<&str> = parts.collect();
+        let want = [day.to_string(), index.to_string(), shards.to_string()];
+        if rest != want {
+            return Err(DayError::WrongDay(format!(
+                "day {} shard {} of {}",
+                rest.first().unwrap_or(&"?"),
+                rest.get(1).unwrap_or(&"?"),
+                rest.get(2).unwrap_or(&"?")
+            )));
+        }
+        let mut figures = Vec::new();
+        r.by_ref()
+            .take(MAX_FIGURES + 1)
+            .read_until(b'\n', &mut figures)?;
+        if figures.pop() != Some(b'\n') {
+            return Err(DayError::Corrupt("no scan figures".into()));
+        }
+        Ok((Self::body(day, r, true), figures))
+    }
+
+    fn body(day: NaiveDate, r: BufReader<Box<dyn Read + Send>>, full_ranks: bool) -> Self {
+        DayReader {
+            day,
+            input: Input {
+                src: GzDecoder::new(r),
+                buf: vec![0; 1 << 16],
+                pos: 0,
+                end: 0,
+            },
+            key: Vec::new(),
+            agents: Vec::new(),
+            full_ranks,
+            count: 0,
+            hits: 0,
+            done: false,
+        }
+    }
 
     /// The next URL, or `None` at the (verified) end of the file.
     pub fn next_record(&mut self) -> Result<Option<UrlHistory>, DayError> {
+        let mut rec = UrlHistory::default();
+        Ok(self.next_into(&mut rec)?.then_some(rec))
+    }
+
+    /// Reads the next URL into `rec` (reusing its buffers); false at the (verified) end of the
+    /// file.
+    pub fn next_into(&mut self, rec: &mut UrlHistory) -> Result<bool, DayError> {
         if self.done {
-            return Ok(None);
+            return Ok(false);
         }
-        let shared = self.small(MAX_KEY as u64, "prefix length")? as usize;
-        let suffix = self.small(MAX_KEY as u64, "suffix length")? as usize;
+        let inp = &mut self.input;
+        let shared = inp.small(MAX_KEY as u64, "prefix length")? as usize;
+        let suffix = inp.small(MAX_KEY as u64, "suffix length")? as usize;
         if shared == 0 && suffix == 0 {
-            let count = self.varint()?;
-            let hits = self.varint()?;
+            let count = inp.varint()?;
+            let hits = inp.varint()?;
             if count != self.count || hits != self.hits {
                 return Err(DayError::Corrupt(format!(
                     "footer says {count} URLs / {hits} hits, read {} / {}",
                     self.count, self.hits
                 )));
             }
-            let mut rest = Vec::new();
-            self.inner.read_to_end(&mut rest)?;
-            if !rest.is_empty() {
+            // Reading to the end of the gzip stream checks its CRC and length.
+            if inp.fill(1)? {
                 return Err(DayError::Corrupt("data after the footer".into()));
             }
             self.done = true;
-            return Ok(None);
+            return Ok(false);
         }
-        if shared > self.key.len() || suffix == 0 {
+        if shared > self.key.len() || suffix == 0 || shared + suffix > MAX_KEY {
             return Err(DayError::Corrupt("bad key prefix".into()));
         }
-        let prev = std::mem::take(&mut self.key);
-        let mut key = prev[..shared].to_vec();
-        let start = key.len();
-        key.resize(start + suffix, 0);
-        self.inner.read_exact(&mut key[start..])?;
-        if key <= prev && !prev.is_empty() {
+        let tail = inp.take(suffix)?;
+        if self.count > 0 && tail <= &self.key[shared..] {
             return Err(DayError::Corrupt("keys out of order".into()));
         }
-        let mut s = UrlStats {
-            hits: self.varint()?,
-            ..UrlStats::default()
-        };
-        let n = self.small(MAX_PAIRS, "status count")?;
+        self.key.truncate(shared);
+        self.key.extend_from_slice(tail);
+        let s = &mut rec.stats;
+        s.hits = inp.varint()?;
+        s.statuses.clear();
+        let n = inp.small(MAX_PAIRS, "status count")?;
         for _ in 0..n {
-            let code = self.small(999, "status")? as u16;
-            let hits = self.varint()?;
+            let code = inp.small(999, "status")? as u16;
+            let hits = inp.varint()?;
             s.statuses.push((code, hits));
         }
-        s.http_hits = self.varint()?;
+        s.http_hits = inp.varint()?;
         s.https_hits = s
             .hits
             .checked_sub(s.http_hits)
             .ok_or_else(|| DayError::Corrupt("http hits above hits".into()))?;
-        s.target_us_count = self.varint()?;
-        s.target_us_sum = self.varint()?;
-        s.target_us_max = self.varint()?;
-        let n = self.small(256, "histogram length")?;
+        s.target_us_count = inp.varint()?;
+        s.target_us_sum = inp.varint()?;
+        s.target_us_max = inp.varint()?;
+        s.latency_hist.clear();
+        let n = inp.small(256, "histogram length")?;
         for _ in 0..n {
-            let b = self.byte()?;
-            let hits = self.varint()?;
+            let b = inp.byte()?;
+            let hits = inp.varint()?;
             s.latency_hist.push((b, hits));
         }
-        s.first_second = self.small(86_399, "first second")? as u32;
-        s.last_second = s.first_second + self.small(86_399, "seconds")? as u32;
-        let agent_len = self.small(MAX_AGENT as u64, "agent length")? as usize;
-        if agent_len > 0 {
-            let mut agent = vec![0u8; agent_len];
-            self.inner.read_exact(&mut agent)?;
-            if usable_agent(&agent).is_none() {
-                return Err(DayError::Corrupt("agent not printable ASCII".into()));
+        s.first_second = inp.small(86_399, "first second")? as u32;
+        s.last_second = s.first_second + inp.small(86_399, "seconds")? as u32;
+        let agent_ref = inp.small(self.agents.len() as u64 + 1, "agent number")? as usize;
+        if agent_ref == 0 {
+            s.agent = None;
+        } else {
+            if agent_ref > self.agents.len() {
+                let len = inp.small(MAX_AGENT as u64, "agent length")? as usize;
+                let agent = inp.take(len)?;
+                if usable_agent(agent).is_none() {
+                    return Err(DayError::Corrupt("agent not printable ASCII".into()));
+                }
+                self.agents.push(agent.into());
             }
-            s.agent = Some(SampledAgent {
-                rank: self.varint()?,
-                agent: agent.into(),
-            });
+            let rank = if self.full_ranks {
+                u64::from_le_bytes(inp.take(8)?.try_into().unwrap_or_default())
+            } else {
+                u64::from(u32::from_le_bytes(
+                    inp.take(4)?.try_into().unwrap_or_default(),
+                )) << 32
+            };
+            let agent = &self.agents[agent_ref - 1];
+            match &mut s.agent {
+                // Consecutive URLs often share an agent: no allocation then.
+                Some(a) if a.agent == *agent => a.rank = rank,
+                _ => {
+                    s.agent = Some(SampledAgent {
+                        rank,
+                        agent: agent.clone(),
+                    })
+                }
+            }
         }
         self.count += 1;
         self.hits = self.hits.wrapping_add(s.hits);
-        self.key = key.clone();
-        Ok(Some(UrlHistory {
-            key,
-            stats: s,
-            days_seen: 1,
-            first_day: self.day,
-            last_day: self.day,
-        }))
+        rec.key.clear();
+        rec.key.extend_from_slice(&self.key);
+        rec.days_seen = 1;
+        rec.first_day = self.day;
+        rec.last_day = self.day;
+        Ok(true)
     }
+}
+
+fn check_version(v: Option<&str>) -> Result<(), DayError> {
+    let version: u32 = v.and_then(|v| v.parse().ok()).ok_or(DayError::Header)?;
+    if version != FORMAT_VERSION {
+        return Err(DayError::Version(version));
+    }
+    Ok(())
 }
 
 /// A day of the window that could not be used.
@@ -507,10 +757,18 @@ pub struct Window {
     /// First and last day of the window.
     pub first: NaiveDate,
     pub last: NaiveDate,
-    /// Days whose file read back whole.
+    /// Days with a file (after [`Window::read_checked`]: whose file read back whole).
     pub days: Vec<NaiveDate>,
-    /// Days of the window without a usable file.
+    /// Days of the window without a usable file, in day order.
     pub problems: Vec<DayProblem>,
+}
+
+/// Why reading the window stopped: which day, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{day}: {error}")]
+pub struct WindowError {
+    pub day: NaiveDate,
+    pub error: DayError,
 }
 
 /// Writes day `day`'s tally, replacing any earlier one.
@@ -540,10 +798,148 @@ pub fn window_start(last: NaiveDate, window_days: u32) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
+/// A min-heap of reader indices ordered by (current key, index): the k-way merge of the days
+/// without copying a key per record.
+struct IndexHeap {
+    items: Vec<usize>,
+}
+
+impl IndexHeap {
+    fn less(heads: &[UrlHistory], a: usize, b: usize) -> bool {
+        (&heads[a].key, a) < (&heads[b].key, b)
+    }
+
+    fn push(&mut self, heads: &[UrlHistory], i: usize) {
+        self.items.push(i);
+        let mut c = self.items.len() - 1;
+        while c > 0 {
+            let p = (c - 1) / 2;
+            if !Self::less(heads, self.items[c], self.items[p]) {
+                break;
+            }
+            self.items.swap(c, p);
+            c = p;
+        }
+    }
+
+    fn pop(&mut self, heads: &[UrlHistory]) -> Option<usize> {
+        let last = self.items.pop()?;
+        if self.items.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.items[0], last);
+        let n = self.items.len();
+        let mut p = 0;
+        loop {
+            let (l, r) = (2 * p + 1, 2 * p + 2);
+            let mut m = p;
+            if l < n && Self::less(heads, self.items[l], self.items[m]) {
+                m = l;
+            }
+            if r < n && Self::less(heads, self.items[r], self.items[m]) {
+                m = r;
+            }
+            if m == p {
+                break;
+            }
+            self.items.swap(p, m);
+            p = m;
+        }
+        Some(top)
+    }
+
+    fn peek(&self) -> Option<usize> {
+        self.items.first().copied()
+    }
+}
+
+/// Copies `from` into `to`, reusing `to`'s buffers.
+fn assign(to: &mut UrlHistory, from: &UrlHistory) {
+    to.key.clone_from(&from.key);
+    let (t, f) = (&mut to.stats, &from.stats);
+    t.hits = f.hits;
+    t.statuses.clone_from(&f.statuses);
+    t.target_us_sum = f.target_us_sum;
+    t.target_us_count = f.target_us_count;
+    t.target_us_max = f.target_us_max;
+    t.http_hits = f.http_hits;
+    t.https_hits = f.https_hits;
+    t.latency_hist.clone_from(&f.latency_hist);
+    t.first_second = f.first_second;
+    t.last_second = f.last_second;
+    match (&mut t.agent, &f.agent) {
+        (Some(a), Some(b)) if a.agent == b.agent => a.rank = b.rank,
+        (a, b) => a.clone_from(b),
+    }
+    to.days_seen = from.days_seen;
+    to.first_day = from.first_day;
+    to.last_day = from.last_day;
+}
+
+/// Reads shard `index` of `shards`' partial tally of `day`: a reader of its records and its scan
+/// figures (the JSON line); `None` when the store has no such partial.
+pub fn open_partial(
+    store: &StateStore,
+    day: NaiveDate,
+    index: u32,
+    shards: u32,
+) -> Result<Option<(DayReader, Vec<u8>)>, DayError> {
+    match store.open(&partial_name(day, index, shards))? {
+        None => Ok(None),
+        Some(r) => DayReader::partial(day, index, shards, r).map(Some),
+    }
+}
+
+/// Merges the partial tallies of one day into its day file, exactly as [`encode_day`] of the
+/// tally of one run over all their objects: URLs in key order, each URL's figures added up
+/// ([`UrlStats::merge`]: order independent; the agent of the lowest full rank, which partials
+/// keep). Holds one record per partial in memory. Returns the day file and its URL count; an
+/// error names the partial (its position in `readers`).
+pub fn merge_partials(
+    day: NaiveDate,
+    mut readers: Vec<DayReader>,
+) -> Result<(Vec<u8>, u64), (usize, DayError)> {
+    let mut heads: Vec<UrlHistory> = Vec::with_capacity(readers.len());
+    let mut heap = IndexHeap {
+        items: Vec::with_capacity(readers.len()),
+    };
+    for (i, r) in readers.iter_mut().enumerate() {
+        let mut head = UrlHistory::default();
+        if r.next_into(&mut head).map_err(|e| (i, e))? {
+            heads.push(head);
+            heap.push(&heads, i);
+        } else {
+            heads.push(head);
+        }
+    }
+    let mut out = TallyWriter::day(day);
+    let mut merged = UrlHistory::default();
+    let io = |i: usize| move |e: io::Error| (i, DayError::Io(e));
+    while let Some(i) = heap.pop(&heads) {
+        assign(&mut merged, &heads[i]);
+        let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, heap: &mut IndexHeap| {
+            if readers[j].next_into(&mut heads[j]).map_err(|e| (j, e))? {
+                heap.push(heads, j);
+            }
+            Ok::<(), (usize, DayError)>(())
+        };
+        while let Some(j) = heap.peek()
+            && heads[j].key == merged.key
+        {
+            heap.pop(&heads);
+            merged.stats.merge(&heads[j].stats);
+            advance(j, &mut heads, &mut heap)?;
+        }
+        advance(i, &mut heads, &mut heap)?;
+        out.push(&merged.key, &merged.stats).map_err(io(i))?;
+    }
+    let count = out.count();
+    Ok((out.finish().map_err(io(0))?, count))
+}
+
 impl Window {
-    /// Finds and checks (reads whole) the day files of the window ending on `last`. A day
-    /// without a file is a `missing` problem, a file that does not read back whole a `corrupt`
-    /// one; both are left out.
+    /// Finds the day files of the window ending on `last`. A day without a file is a `missing`
+    /// problem. The files are not read: [`Window::read_checked`] does that on the first pass.
     pub fn open(store: &StateStore, last: NaiveDate, window_days: u32) -> io::Result<Window> {
         let first = window_start(last, window_days);
         let present: BTreeMap<NaiveDate, String> = store
@@ -560,87 +956,116 @@ impl Window {
             problems: Vec::new(),
         };
         for day in first.iter_days().take_while(|d| *d <= last) {
-            if !present.contains_key(&day) {
+            if present.contains_key(&day) {
+                w.days.push(day);
+            } else {
                 w.problems.push(DayProblem {
                     day: day.to_string(),
                     problem: "missing",
                     detail: "no tally for this day in the state".into(),
                 });
-                continue;
-            }
-            match check_day(store, day) {
-                Ok(()) => w.days.push(day),
-                Err(e) => w.problems.push(DayProblem {
-                    day: day.to_string(),
-                    problem: "corrupt",
-                    detail: e.to_string(),
-                }),
             }
         }
         Ok(w)
     }
 
-    fn reader(&self, day: NaiveDate) -> Result<DayReader, DayError> {
-        let r = self
-            .store
-            .open(&day_name(day))?
-            .ok_or_else(|| DayError::Corrupt("disappeared".into()))?;
-        DayReader::new(day, r)
+    /// Finds the day files and reads them whole, leaving out (as `corrupt` problems) those that
+    /// do not read back.
+    pub fn open_checked(
+        store: &StateStore,
+        last: NaiveDate,
+        window_days: u32,
+    ) -> io::Result<Window> {
+        let mut w = Self::open(store, last, window_days)?;
+        w.read_checked(|| (), |_, _| ());
+        Ok(w)
+    }
+
+    /// The first pass over the window: calls `see` with every URL, as [`Window::for_each`]
+    /// does, on a state made by `fresh`. A day whose file does not read back whole is moved to
+    /// the `corrupt` problems and the pass starts again (on a fresh state) without it, so the
+    /// result is that of the days that read back whole. Returns the state of the last pass.
+    pub fn read_checked<T>(
+        &mut self,
+        mut fresh: impl FnMut() -> T,
+        mut see: impl FnMut(&mut T, &UrlHistory),
+    ) -> T {
+        loop {
+            let mut state = fresh();
+            match self.for_each(|u| see(&mut state, u)) {
+                Ok(()) => return state,
+                Err(e) => {
+                    self.days.retain(|d| *d != e.day);
+                    self.problems.push(DayProblem {
+                        day: e.day.to_string(),
+                        problem: "corrupt",
+                        detail: e.error.to_string(),
+                    });
+                    self.problems.sort_by(|a, b| a.day.cmp(&b.day));
+                }
+            }
+        }
+    }
+
+    fn reader(&self, day: NaiveDate) -> Result<DayReader, WindowError> {
+        let open = || -> Result<DayReader, DayError> {
+            let r = self
+                .store
+                .open(&day_name(day))?
+                .ok_or_else(|| DayError::Corrupt("disappeared".into()))?;
+            DayReader::new(day, r)
+        };
+        open().map_err(|error| WindowError { day, error })
     }
 
     /// Calls `f` with every URL of the window, merged over the days, in key order. Holds one
-    /// record per day in memory.
-    pub fn for_each(&self, mut f: impl FnMut(&UrlHistory)) -> Result<(), DayError> {
+    /// record per day in memory (and reuses it).
+    pub fn for_each(&self, mut f: impl FnMut(&UrlHistory)) -> Result<(), WindowError> {
         let mut readers = Vec::with_capacity(self.days.len());
-        let mut heads: Vec<Option<UrlHistory>> = Vec::with_capacity(self.days.len());
-        for &d in &self.days {
-            let mut r = self.reader(d)?;
-            heads.push(r.next_record()?);
+        let mut heads: Vec<UrlHistory> = Vec::with_capacity(self.days.len());
+        let mut heap = IndexHeap {
+            items: Vec::with_capacity(self.days.len()),
+        };
+        for (i, &day) in self.days.iter().enumerate() {
+            let mut r = self.reader(day)?;
+            let mut head = UrlHistory::default();
+            let live = r
+                .next_into(&mut head)
+                .map_err(|error| WindowError { day, error })?;
+            heads.push(head);
             readers.push(r);
+            if live {
+                heap.push(&heads, i);
+            }
         }
-        let mut heap: std::collections::BinaryHeap<std::cmp::Reverse<(Vec<u8>, usize)>> = heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|h| std::cmp::Reverse((h.key.clone(), i))))
-            .collect();
-        while let Some(std::cmp::Reverse((key, i))) = heap.pop() {
-            // Readers are in day order; pop every reader on this key, oldest day first.
-            let mut idx = vec![i];
-            while let Some(std::cmp::Reverse((k, _))) = heap.peek()
-                && *k == key
+        let mut merged = UrlHistory::default();
+        while let Some(i) = heap.pop(&heads) {
+            // Readers are in day order and ties pop by index: oldest day first.
+            assign(&mut merged, &heads[i]);
+            let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, heap: &mut IndexHeap| {
+                let live = readers[j]
+                    .next_into(&mut heads[j])
+                    .map_err(|error| WindowError {
+                        day: self.days[j],
+                        error,
+                    })?;
+                if live {
+                    heap.push(heads, j);
+                }
+                Ok::<(), WindowError>(())
+            };
+            while let Some(j) = heap.peek()
+                && heads[j].key == merged.key
             {
-                if let Some(std::cmp::Reverse((_, j))) = heap.pop() {
-                    idx.push(j);
-                }
+                heap.pop(&heads);
+                merged.merge(&heads[j]);
+                advance(j, &mut heads, &mut heap)?;
             }
-            idx.sort_unstable();
-            let mut merged: Option<UrlHistory> = None;
-            for &j in &idx {
-                let Some(rec) = heads[j].take() else { continue };
-                match &mut merged {
-                    None => merged = Some(rec),
-                    Some(m) => m.merge(&rec),
-                }
-                heads[j] = readers[j].next_record()?;
-                if let Some(h) = &heads[j] {
-                    heap.push(std::cmp::Reverse((h.key.clone(), j)));
-                }
-            }
-            if let Some(m) = merged {
-                f(&m);
-            }
+            advance(i, &mut heads, &mut heap)?;
+            f(&merged);
         }
         Ok(())
     }
-}
-
-fn check_day(store: &StateStore, day: NaiveDate) -> Result<(), DayError> {
-    let r = store
-        .open(&day_name(day))?
-        .ok_or_else(|| DayError::Corrupt("disappeared".into()))?;
-    let mut reader = DayReader::new(day, r)?;
-    while reader.next_record()?.is_some() {}
-    Ok(())
 }
 
 #[cfg(test)]
@@ -700,7 +1125,156 @@ mod tests {
         assert_eq!(got.len(), want.len());
         for (g, (k, s)) in got.iter().zip(&want) {
             assert_eq!(&g.key, k);
-            assert_eq!(&g.stats, s);
+            // Day files keep the top 32 bits of agent ranks.
+            let mut s = s.clone();
+            if let Some(a) = &mut s.agent {
+                a.rank &= !0xffff_ffff;
+            }
+            assert_eq!(g.stats, s);
+        }
+    }
+
+    /// A tally whose URLs share two agents, with ranks that differ only in their low bits.
+    fn tally_with_agents(urls: &[(&str, u64, &[u8])]) -> Tally {
+        let mut t = Tally::default();
+        let mut s = Vec::new();
+        for &(u, rank, agent) in urls {
+            let n = normalize(u.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
+            t.record(&s, &n, 200, Some(1000), 5, Some((rank, agent)));
+        }
+        t
+    }
+
+    #[test]
+    fn agents_are_written_once_per_file_and_partials_keep_full_ranks() {
+        let agent: &[u8] = b"Mozilla/5.0 (a long agent that would cost bytes on every URL)";
+        let urls: Vec<String> = (0..50).map(|i| format!("https://a.example/{i}")).collect();
+        let rows: Vec<(&str, u64, &[u8])> = urls
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                (
+                    u.as_str(),
+                    (7 << 32) | i as u64,
+                    if i % 2 == 0 { agent } else { b"curl/8" },
+                )
+            })
+            .collect();
+        let t = tally_with_agents(&rows);
+        let file = encode_day(day(1), &t).unwrap();
+        let body = &file[file.iter().position(|&b| b == b'\n').unwrap() + 1..];
+        let mut raw = Vec::new();
+        GzDecoder::new(body).read_to_end(&mut raw).unwrap();
+        assert_eq!(
+            memchr::memmem::find_iter(&raw, agent).count(),
+            1,
+            "one copy"
+        );
+        let mut r = DayReader::new(day(1), Box::new(io::Cursor::new(file))).unwrap();
+        let mut n = 0;
+        while let Some(u) = r.next_record().unwrap() {
+            let a = u.stats.agent.unwrap();
+            assert_eq!(a.rank, 7 << 32, "the top 32 bits");
+            n += 1;
+        }
+        assert_eq!(n, 50);
+        let part = encode_partial(day(1), 2, 3, b"{}", &t).unwrap();
+        let (mut r, figures) =
+            DayReader::partial(day(1), 2, 3, Box::new(io::Cursor::new(part.clone()))).unwrap();
+        assert_eq!(figures, b"{}");
+        let mut got = Vec::new();
+        while let Some(u) = r.next_record().unwrap() {
+            got.push((u.key, u.stats));
+        }
+        let want: Vec<_> = t
+            .sorted()
+            .into_iter()
+            .map(|(k, s)| (k.to_vec(), s.clone()))
+            .collect();
+        assert_eq!(got, want, "partials keep everything, full ranks included");
+        // A partial of another shard or day is refused.
+        assert!(DayReader::partial(day(1), 1, 3, Box::new(io::Cursor::new(part.clone()))).is_err());
+        assert!(DayReader::new(day(1), Box::new(io::Cursor::new(part))).is_err());
+    }
+
+    #[test]
+    fn merged_partials_equal_the_day_file_of_the_whole_tally() {
+        let rows: Vec<(String, u64, &[u8])> = (0..300u64)
+            .map(|i| {
+                let agent: &[u8] = if i % 3 == 0 {
+                    b"curl/8"
+                } else {
+                    b"Mozilla/5.0"
+                };
+                (
+                    format!("https://h{}.example/p/{}", i % 7, i % 40),
+                    i.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                    agent,
+                )
+            })
+            .collect();
+        let whole = tally_with_agents(
+            &rows
+                .iter()
+                .map(|(u, r, a)| (u.as_str(), *r, *a))
+                .collect::<Vec<_>>(),
+        );
+        let mut readers = Vec::new();
+        for shard in 0..3u32 {
+            let part: Vec<_> = rows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i as u32 % 3 == shard)
+                .map(|(_, (u, r, a))| (u.as_str(), *r, *a))
+                .collect();
+            let file = encode_partial(day(2), shard, 3, b"{}", &tally_with_agents(&part)).unwrap();
+            readers.push(
+                DayReader::partial(day(2), shard, 3, Box::new(io::Cursor::new(file)))
+                    .unwrap()
+                    .0,
+            );
+        }
+        let (file, count) = merge_partials(day(2), readers).unwrap();
+        assert_eq!(count, whole.len() as u64);
+        assert!(file == encode_day(day(2), &whole).unwrap());
+    }
+
+    #[test]
+    fn damaged_records_are_corrupt_not_a_panic() {
+        let t = tally(&[
+            ("https://a.example/x", 200, 10),
+            ("https://a.example/y", 200, 10),
+        ]);
+        let file = encode_day(day(1), &t).unwrap();
+        let split = file.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let mut raw = Vec::new();
+        GzDecoder::new(&file[split..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        // Every truncation and every single-byte change of the records, re-gzipped (so the CRC
+        // holds): an error or a clean read, never a panic.
+        let regzip = |raw: &[u8]| {
+            let mut gz = GzEncoder::new(file[..split].to_vec(), Compression::fast());
+            gz.write_all(raw).unwrap();
+            gz.finish().unwrap()
+        };
+        for cut in 0..raw.len() {
+            let f = regzip(&raw[..cut]);
+            let mut r = DayReader::new(day(1), Box::new(io::Cursor::new(f))).unwrap();
+            let mut res = Ok(Some(UrlHistory::default()));
+            while let Ok(Some(_)) = res {
+                res = r.next_record();
+            }
+            assert!(res.is_err(), "a file cut at {cut} reads as whole");
+        }
+        for at in 0..raw.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = raw.clone();
+                bad[at] ^= flip;
+                let mut r =
+                    DayReader::new(day(1), Box::new(io::Cursor::new(regzip(&bad)))).unwrap();
+                while let Ok(Some(_)) = r.next_record() {}
+            }
         }
     }
 
@@ -721,7 +1295,7 @@ mod tests {
         bytes[n - 12] ^= 0x55;
         std::fs::write(&path, &bytes).unwrap();
         std::fs::write(dir.path().join(day_name(day(4))), b"garbage\n").unwrap();
-        let w = Window::open(&store, day(4), 4).unwrap();
+        let w = Window::open_checked(&store, day(4), 4).unwrap();
         assert_eq!(w.days, vec![day(1)]);
         let probs: Vec<_> = w
             .problems
@@ -777,7 +1351,7 @@ mod tests {
         assert_eq!((x.first_day, x.last_day), (day(1), day(3)));
         assert_eq!(x.last_seen(), "2026-03-03T00:00:50Z");
         // Day 1 leaves a 2-day window ending on day 3, and expiry deletes it.
-        let w = Window::open(&store, day(3), 2).unwrap();
+        let w = Window::open_checked(&store, day(3), 2).unwrap();
         assert_eq!(w.days, vec![day(3)]);
         assert_eq!(expire(&store, day(3), 2).unwrap(), vec![day(1)]);
         assert_eq!(store.list().unwrap(), vec![day_name(day(3))]);

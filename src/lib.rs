@@ -33,14 +33,29 @@ pub mod sample;
 pub mod source;
 pub mod synth;
 
-/// Plain log lines (`tracing`) on stderr for the binaries, filtered by `GREENLIGHT_LOG`
-/// (default `info`).
+/// Log lines (`tracing`) on stderr for the binaries, filtered by `GREENLIGHT_LOG` (default
+/// `info`). `GREENLIGHT_LOG_FORMAT=json` writes one JSON object per line (for CloudWatch Logs
+/// metric filters); anything else, plain text. Colours only on a terminal.
 pub fn init_logging() {
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GREENLIGHT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+        .with_env_filter(filter);
+    if log_format_is_json() {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
+    } else {
+        builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+}
+
+/// Whether `GREENLIGHT_LOG_FORMAT` asks for JSON log lines (`json`, any case).
+pub fn log_format_is_json() -> bool {
+    std::env::var("GREENLIGHT_LOG_FORMAT").is_ok_and(|v| v.trim().eq_ignore_ascii_case("json"))
 }

@@ -24,6 +24,14 @@
 //! `paths` format: only the path column and no header, exactly what the original release-hook
 //! Lambda read (`csv.reader`, first column appended to the endpoint).
 //!
+//! The list is untrusted when read back (anyone with write access to its file or object can
+//! edit it): the reader refuses any target that is not origin-form, any target that looks like
+//! it carries a credential (the miner's rules, [`crate::mine::normalize`]) and any agent shaped
+//! like a secret, and shows refused values with their query values redacted (credential
+//! targets not at all). Every cell the miner writes starts with a byte a
+//! spreadsheet does not run as a formula (`=`, `+`, `-`, `@`): paths start with `/`, hosts and
+//! strata with a letter, digit or `_`, numbers are unsigned, and agents are filtered when counted.
+//!
 //! The list is built in memory (it is small) and handed whole to an
 //! [`crate::output::Destination`], which replaces the previous one atomically.
 
@@ -101,7 +109,12 @@ pub fn write_list<W: Write>(out: W, entries: &[Pick], format: ListFormat) -> csv
                     e.days_seen.to_string().as_bytes(),
                     e.last_seen().as_bytes(),
                     p50.as_bytes(),
-                    e.stats.agent.as_ref().map_or(&b""[..], |a| &a.agent),
+                    e.stats
+                        .agent
+                        .as_ref()
+                        .map(|a| &a.agent[..])
+                        .filter(|a| !crate::mine::normalize::looks_like_secret(a))
+                        .unwrap_or_default(),
                 ])?;
             }
         }
@@ -245,12 +258,21 @@ fn parse_entry(
     let reject = |reason: &'static str, value: &[u8]| RejectedLine {
         line,
         reason,
-        value: escape_bytes(value),
+        // A credential may sit in the path too (`;jsessionid=`, a JWT): such a value is not
+        // shown at all (the line number finds it); others lose their query values.
+        value: if reason == "credential" || crate::mine::normalize::looks_like_secret(value) {
+            "REDACTED".to_owned()
+        } else {
+            escape_bytes(&redact_query_values(value))
+        },
     };
     let field = |i: Option<usize>| i.and_then(|i| r.get(i)).filter(|f| !f.is_empty());
     let path_idx = cols.map_or(0, |c| c.path);
     let raw = r.get(path_idx).unwrap_or_default();
     let target = check_origin_form(raw).map_err(|why| reject(why, raw))?;
+    if target_has_credential(&target) {
+        return Err(reject("credential", raw));
+    }
     let mut entry = ListEntry {
         line,
         target,
@@ -279,8 +301,11 @@ fn parse_entry(
         }
     }
     if let Some(a) = field(c.agent) {
-        // An agent goes into a header: printable ASCII only, else it is left out.
-        if a.iter().all(|&b| (0x20..0x7f).contains(&b)) {
+        // An agent goes into a header: printable ASCII only and nothing shaped like a secret,
+        // else it is left out.
+        if a.iter().all(|&b| (0x20..0x7f).contains(&b))
+            && !crate::mine::normalize::looks_like_secret(a)
+        {
             entry.agent = Some(String::from_utf8_lossy(a).into_owned());
         }
     }
@@ -326,6 +351,41 @@ pub fn check_origin_form(raw: &[u8]) -> Result<String, &'static str> {
     }
     // Only visible ASCII is left, so this cannot fail.
     String::from_utf8(raw.to_vec()).map_err(|_| "non_ascii_or_space")
+}
+
+/// Whether an origin-form target carries something that looks like a credential, by the
+/// miner's own rules (query keys, `;jsessionid=`, JWTs, AWS key ids): such a URL is never
+/// replayed nor shown, whoever wrote the list.
+pub fn target_has_credential(target: &str) -> bool {
+    let url = format!("http://list.invalid{target}");
+    let mut scratch = Vec::new();
+    let opts = crate::mine::normalize::NormalizeOptions {
+        keep_tracking: true,
+    };
+    crate::mine::normalize::normalize(url.as_bytes(), &opts, &mut scratch)
+        .is_ok_and(|n| n.has_credential)
+}
+
+/// `raw` with every query value replaced by `REDACTED` (`/a?token=REDACTED&b`), for messages
+/// and reports about values the tester refused.
+pub fn redact_query_values(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let Some(q) = memchr::memchr(b'?', raw) else {
+        return raw.into();
+    };
+    let mut out = raw[..=q].to_vec();
+    for (i, param) in raw[q + 1..].split(|&b| b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        match memchr::memchr(b'=', param) {
+            Some(eq) => {
+                out.extend_from_slice(&param[..=eq]);
+                out.extend_from_slice(b"REDACTED");
+            }
+            None => out.extend_from_slice(param),
+        }
+    }
+    out.into()
 }
 
 fn check_host(raw: &[u8]) -> Result<String, &'static str> {
@@ -420,6 +480,22 @@ mod read_tests {
         assert_eq!(l.entries[0].host.as_deref(), Some("a.example"));
         let l = read_list("\u{feff}/x\n".as_bytes()).unwrap();
         assert_eq!(l.entries[0].target, "/x");
+    }
+
+    #[test]
+    fn credential_targets_are_refused_and_never_shown() {
+        let csv = "/ok?page=2\n/a?access_token=s3cr3t&x=1\n/r/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln\n\
+                   http://evil.example/?password=hunter2\n";
+        let l = read_list(csv.as_bytes()).unwrap();
+        assert_eq!(l.entries.len(), 1);
+        let reasons: Vec<_> = l.rejected.iter().map(|r| r.reason).collect();
+        assert_eq!(reasons, ["credential", "credential", "absolute_url"]);
+        assert_eq!(l.rejected[0].value, "REDACTED");
+        assert_eq!(l.rejected[1].value, "REDACTED");
+        assert_eq!(
+            l.rejected[2].value,
+            "http://evil.example/?password=REDACTED"
+        );
     }
 
     #[test]

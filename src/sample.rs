@@ -26,7 +26,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::history::UrlHistory;
-use crate::mine::route::{Router, mix64, stable_hash, variant_of};
+use crate::mine::route::{Router, mix64, stable_hash, variant_into};
 
 /// The sampling settings (the binary's flags).
 #[derive(Debug, Clone, PartialEq)]
@@ -230,6 +230,9 @@ pub struct Sampler<'r> {
     rare_keep: usize,
     urls_seen: u64,
     hits_seen: u64,
+    /// Reused buffers: the stratum name and the variant of the URL being added.
+    name: String,
+    variant: Vec<u8>,
 }
 
 impl<'r> Sampler<'r> {
@@ -247,6 +250,8 @@ impl<'r> Sampler<'r> {
             rare_keep,
             urls_seen: 0,
             hits_seen: 0,
+            name: String::new(),
+            variant: Vec::new(),
         }
     }
 
@@ -258,26 +263,33 @@ impl<'r> Sampler<'r> {
     pub fn add(&mut self, u: &UrlHistory) {
         self.urls_seen += 1;
         self.hits_seen += u.stats.hits;
-        let host = String::from_utf8_lossy(u.host()).into_owned();
-        let template = self.router.template(u.host(), u.target());
-        let name = format!("{host} {template}");
+        // The stratum's name `host SP template`, built in a reused buffer: a known stratum
+        // allocates nothing.
+        let host = String::from_utf8_lossy(u.host());
+        let mut name = std::mem::take(&mut self.name);
+        name.clear();
+        name.push_str(&host);
+        name.push(' ');
+        self.router.template_into(u.host(), u.target(), &mut name);
         let rare = self.is_rare(u);
-        let stratum = match self.index.get(&name) {
+        let stratum = match self.index.get(name.as_str()) {
             Some(&i) => i,
             None => {
                 self.strata.push(Stratum {
-                    host,
-                    template,
+                    template: name[host.len() + 1..].to_owned(),
+                    host: host.into_owned(),
                     urls: 0,
                     hits: 0,
                     rare: true,
                     variants: Vec::new(),
                 });
-                self.index.insert(name, self.strata.len() - 1);
+                self.index.insert(name.clone(), self.strata.len() - 1);
                 self.strata.len() - 1
             }
         };
-        let variant = variant_of(u.target());
+        self.name = name;
+        let mut variant = std::mem::take(&mut self.variant);
+        variant_into(u.target(), &mut variant);
         let priority = mix64(stable_hash(&[&u.key]) ^ self.rng_key);
         // Candidates are cloned only when they enter a candidate set.
         let make = || Cand {
@@ -337,6 +349,7 @@ impl<'r> Sampler<'r> {
                 }
             }
         }
+        self.variant = variant;
     }
 
     /// Picks the list.

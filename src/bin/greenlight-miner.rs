@@ -4,7 +4,12 @@
 //! Exit codes: 0 list written; 1 could not write an output; 2 bad flags, unreadable log
 //! folder or bucket, or an S3 configuration/access problem (no such bucket, access denied, no or
 //! refused credentials, wrong region); 3 nothing to mine (no objects for the day, or no replayable request); 4 too many
-//! corrupt objects or lines. On any non-zero exit the previous list is left untouched.
+//! corrupt objects or lines; 5 (`merge`) partial tallies missing, unreadable or from shards that
+//! listed different objects. On any non-zero exit the previous list is left untouched.
+//!
+//! Sharding: `--shard I/N` (or `AWS_BATCH_JOB_ARRAY_INDEX` with `GREENLIGHT_SHARDS` or
+//! `AWS_BATCH_JOB_ARRAY_SIZE`) mines one shard of the day; `greenlight-miner merge --shards N`
+//! (or `--merge`) merges them (see [`greenlight::mine::run::Mode`]).
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -15,7 +20,7 @@ use greenlight::history::StateStore;
 use greenlight::list::ListFormat;
 use greenlight::mine::filter::{HostPattern, StatusSet};
 use greenlight::mine::route::RouteRules;
-use greenlight::mine::run::{MinerConfig, NoProgress, Progress, run};
+use greenlight::mine::run::{MinerConfig, Mode, NoProgress, Progress, run};
 use greenlight::output::Destination;
 use greenlight::s3::S3Config;
 use greenlight::sample::SampleConfig;
@@ -27,22 +32,41 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// `merge`: the same as --merge.
+    #[arg(value_name = "COMMAND", value_parser = ["merge"])]
+    command: Option<String>,
+
     /// The ALB log bucket, `s3://bucket[/prefix]`, or a folder laid out like it:
     /// [PREFIX/]AWSLogs/ACCOUNT/elasticloadbalancing/REGION/YYYY/MM/DD/OBJECT.
     #[arg(long, env = "GREENLIGHT_LOGS", value_name = "DIR|s3://BUCKET[/PREFIX]", value_parser = LogSource::parse)]
     logs: LogSource,
 
     /// Mine only this AWS account's logs (12 digits; repeatable). Default: every account found.
-    #[arg(long = "account", value_name = "ID")]
+    #[arg(
+        long = "account",
+        env = "GREENLIGHT_ACCOUNT",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
     accounts: Vec<String>,
 
     /// Mine only the logs of load balancers in this region (repeatable), e.g. eu-west-1.
     /// Default: every region found. (The S3 client's own region comes from AWS_REGION.)
-    #[arg(long = "region", value_name = "REGION")]
+    #[arg(
+        long = "region",
+        env = "GREENLIGHT_REGION",
+        value_name = "REGION",
+        value_delimiter = ','
+    )]
     regions: Vec<String>,
 
     /// Mine only this load balancer's logs (its name, as in `app/<name>/<id>`; repeatable).
-    #[arg(long = "load-balancer", value_name = "NAME")]
+    #[arg(
+        long = "load-balancer",
+        env = "GREENLIGHT_LOAD_BALANCER",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     load_balancers: Vec<String>,
 
     /// S3 endpoint for an S3-compatible store (MinIO, Garage, Ceph, R2, moto), e.g.
@@ -81,7 +105,7 @@ struct Args {
 
     /// Days of history the list is built from (the mined day included); older tallies are
     /// deleted.
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+    #[arg(long, env = "GREENLIGHT_WINDOW_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     window_days: u32,
 
     /// Seed of the sampling RNG. Default: the date as YYYYMMDD.
@@ -90,11 +114,11 @@ struct Args {
 
     /// Estimated test time allowed (seconds), from the logged median latency of each URL plus
     /// 20 ms, at --concurrency. The head is listed even past it.
-    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long, env = "GREENLIGHT_TIME_BUDGET", value_name = "SECONDS", value_parser = parse_seconds)]
     time_budget: Option<f64>,
 
     /// Requests the tester runs at once (for --time-budget and the estimate in the report).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "GREENLIGHT_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
     concurrency: u64,
 
     /// Percentage of --max-urls for the most-hit URLs (always listed).
@@ -158,7 +182,12 @@ struct Args {
 
     /// Hosts to keep (repeatable): `www.example.com` or `*.example.com`. Default: every host
     /// that is a DNS name (never IP literals or the ALB's own *.elb.amazonaws.com name).
-    #[arg(long = "host", value_name = "PATTERN")]
+    #[arg(
+        long = "host",
+        env = "GREENLIGHT_HOST",
+        value_name = "PATTERN",
+        value_delimiter = ','
+    )]
     hosts: Vec<String>,
 
     /// User-agent substrings to leave out (repeatable, case-insensitive), added to the built-in
@@ -176,12 +205,83 @@ struct Args {
 
     /// Fail the run (no list written) when more than this percentage of objects, or of lines,
     /// cannot be read.
-    #[arg(long, default_value = "1", value_name = "PERCENT", value_parser = parse_percent)]
+    #[arg(long, env = "GREENLIGHT_MAX_ERROR_RATE", default_value = "1", value_name = "PERCENT", value_parser = parse_percent)]
     max_error_rate: f64,
 
     /// Worker threads (default: one per core).
     #[arg(long, env = "GREENLIGHT_THREADS", default_value_t = 0)]
     threads: usize,
+
+    /// Mine only shard I (0-based) of N of the day's objects (by a hash of the object key)
+    /// and write a partial tally to the state; no list. Default under an AWS Batch array job:
+    /// I from AWS_BATCH_JOB_ARRAY_INDEX, N from --shards.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, conflicts_with_all = ["from", "merge"])]
+    shard: Option<(u32, u32)>,
+
+    /// Merge the day's N partial tallies (`greenlight-miner merge` is the same), then write the
+    /// day tally, the list and the report as one run would. N from --shards.
+    #[arg(long, conflicts_with = "from")]
+    merge: bool,
+
+    /// The number of shards, for `merge` and for an AWS Batch array job. Default:
+    /// AWS_BATCH_JOB_ARRAY_SIZE.
+    #[arg(long, env = "GREENLIGHT_SHARDS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    shards: Option<u32>,
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (i, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("'{s}': expected I/N, e.g. 0/8"))?;
+    let i: u32 = i.parse().map_err(|_| format!("'{s}': I is not a number"))?;
+    let n: u32 = n.parse().map_err(|_| format!("'{s}': N is not a number"))?;
+    if n == 0 || n > 10_000 || i >= n {
+        return Err(format!("'{s}': expected 0 <= I < N <= 10000"));
+    }
+    Ok((i, n))
+}
+
+/// The run's mode from the flags and, under AWS Batch, the array job's environment.
+fn mode(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Mode, String> {
+    let shards = || -> Result<u32, String> {
+        if let Some(n) = args.shards {
+            return Ok(n);
+        }
+        match env("AWS_BATCH_JOB_ARRAY_SIZE") {
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .ok_or_else(|| format!("AWS_BATCH_JOB_ARRAY_SIZE={n}: not a shard count")),
+            None => Err("the number of shards: give --shards N (or GREENLIGHT_SHARDS)".into()),
+        }
+    };
+    if args.merge || args.command.is_some() {
+        if args.shard.is_some() {
+            return Err("--shard and merge: a run is one or the other".into());
+        }
+        if args.from.is_some() {
+            return Err("--from cannot be used with merge (one day at a time)".into());
+        }
+        return Ok(Mode::Merge { count: shards()? });
+    }
+    if let Some((index, count)) = args.shard {
+        return Ok(Mode::Shard { index, count });
+    }
+    if let Some(i) = env("AWS_BATCH_JOB_ARRAY_INDEX") {
+        let count = shards()?;
+        let index: u32 =
+            i.parse().ok().filter(|i| *i < count).ok_or_else(|| {
+                format!("AWS_BATCH_JOB_ARRAY_INDEX={i}: not a shard below {count}")
+            })?;
+        if args.from.is_some() {
+            return Err(
+                "--from cannot be used in an AWS Batch array job (one day per shard)".into(),
+            );
+        }
+        return Ok(Mode::Shard { index, count });
+    }
+    Ok(Mode::Whole)
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {
@@ -205,7 +305,17 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
-fn config(args: Args) -> Result<MinerConfig, String> {
+fn config(mut args: Args) -> Result<MinerConfig, String> {
+    // An empty environment variable (GREENLIGHT_LOAD_BALANCER= ...) narrows nothing.
+    for list in [
+        &mut args.accounts,
+        &mut args.regions,
+        &mut args.load_balancers,
+        &mut args.hosts,
+    ] {
+        list.retain(|v| !v.trim().is_empty());
+    }
+    let mode = mode(&args, |k| std::env::var(k).ok())?;
     let day = args
         .to
         .or(args.date)
@@ -273,6 +383,7 @@ fn config(args: Args) -> Result<MinerConfig, String> {
     });
     cfg.max_error_rate = args.max_error_rate;
     cfg.threads = args.threads;
+    cfg.mode = mode;
     let p = &mut cfg.policy;
     if !args.methods.is_empty() {
         p.methods.clear();
@@ -341,12 +452,52 @@ impl Progress for Lines {
     }
 }
 
+/// The run's outcome as one log event (`GREENLIGHT_LOG_FORMAT=json`: one JSON line with the
+/// figures to alarm on; the whole report goes to `--report`).
+fn log_outcome(report: &greenlight::mine::report::RunReport) {
+    let sample = &report.sample;
+    tracing::info!(
+        outcome = report.outcome,
+        exit_code = report.exit_code,
+        error = report.error.as_deref().unwrap_or(""),
+        day = %report.day,
+        list = report.list.as_deref().unwrap_or(""),
+        objects_selected = report.objects.selected,
+        objects_read = report.objects.read,
+        objects_failed = report.objects.failed,
+        missing_folders = report.objects.missing_folders.len(),
+        lines = report.lines.total,
+        lines_rejected = report.lines.total - report.lines.parsed,
+        unusual_field_counts = report.lines.unusual_field_counts,
+        requests_kept = report.requests.kept,
+        urls_distinct = report.urls.distinct,
+        urls_listed = report.urls.listed,
+        history_days_used = report.history.days_used,
+        history_problems = report.history.problems.len(),
+        strata_seen = sample.strata_seen,
+        strata_left_out = sample.left_out_total,
+        traffic_covered = sample.traffic_covered,
+        est_test_seconds = sample.est_test_seconds,
+        elapsed_seconds = report.elapsed_seconds,
+        "greenlight-miner finished"
+    );
+}
+
 fn main() -> ExitCode {
     greenlight::init_logging();
     let cfg = match config(Args::parse()) {
         Ok(cfg) => cfg,
         Err(e) => {
-            eprintln!("greenlight-miner: {e}");
+            if greenlight::log_format_is_json() {
+                tracing::error!(
+                    outcome = "failed",
+                    exit_code = 2,
+                    error = %e,
+                    "greenlight-miner finished"
+                );
+            } else {
+                eprintln!("greenlight-miner: {e}");
+            }
             return ExitCode::from(2);
         }
     };
@@ -364,7 +515,11 @@ fn main() -> ExitCode {
         &Lines
     };
     let (report, result) = run(&cfg, progress);
-    eprint!("{}", report.summary());
+    if greenlight::log_format_is_json() {
+        log_outcome(&report);
+    } else {
+        eprint!("{}", report.summary());
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1)),

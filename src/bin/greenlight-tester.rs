@@ -218,7 +218,22 @@ async fn run_cli(args: Args) -> u8 {
             })
         }
     };
-    eprint!("{}", report.summary());
+    if greenlight::log_format_is_json() {
+        let gate = report.gate.as_ref();
+        tracing::info!(
+            passed = report.passed,
+            error = report.error.as_deref().unwrap_or(""),
+            share_percent = gate.map_or(0.0, |g| g.share_percent),
+            threshold_percent = gate.map_or(0.0, |g| g.threshold_percent),
+            counted = gate.map_or(0, |g| g.counted),
+            counts = %serde_json::to_string(&report.counts).unwrap_or_default(),
+            duration_s = report.duration_s,
+            summary = %report.one_line(),
+            "greenlight-tester finished"
+        );
+    } else {
+        eprint!("{}", report.summary());
+    }
     let mut code = if report.error.is_some() {
         2
     } else if report.passed {

@@ -75,6 +75,10 @@ pub async fn handle_event(
         }
     };
     tracing::info!(event = ?kind, "{}", report.one_line());
+    if !report.passed {
+        // The failing URLs, grouped: the only record of them once the deployment rolled back.
+        tracing::warn!("{}", report.summary());
+    }
     if let Some(path) = &opts.json
         && let Err(e) = std::fs::write(path, report.to_json())
     {

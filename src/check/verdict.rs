@@ -255,8 +255,9 @@ pub struct Gate {
     pub threshold_percent: f64,
 }
 
-/// Applies the threshold: passes when `counted > 0` and the share of passing URLs is at least
-/// `threshold` percent. An empty list (nothing counted) fails.
+/// Applies the threshold: passes when at least one URL passed and the share of passing URLs is
+/// at least `threshold` percent. An empty list (nothing counted) fails, and so does a run where
+/// nothing passed, whatever the threshold (even `--threshold 0` never passes on no answer).
 pub fn gate(outcomes: impl IntoIterator<Item = Outcome>, threshold: f64) -> Gate {
     let (mut passing, mut counted) = (0u64, 0u64);
     for o in outcomes {
@@ -273,7 +274,7 @@ pub fn gate(outcomes: impl IntoIterator<Item = Outcome>, threshold: f64) -> Gate
         passing as f64 * 100.0 / counted as f64
     };
     Gate {
-        passed: counted > 0 && share >= threshold,
+        passed: passing > 0 && share >= threshold,
         passing,
         counted,
         share_percent: share,
@@ -384,5 +385,8 @@ mod tests {
         assert!(!gate([], 0.0).passed);
         assert!(!gate([Noisy], 0.0).passed);
         assert!(!gate([Pass, Rejected], 99.0).passed);
+        assert!(!gate([Error, Error], 0.0).passed);
+        assert!(!gate([Rejected], 0.0).passed);
+        assert!(gate([Pass, Error], 0.0).passed);
     }
 }

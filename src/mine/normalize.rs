@@ -12,7 +12,8 @@
 //! - Tracking parameters (`utm_*`, `gclid`, `fbclid`, ...) are dropped unless asked to keep them:
 //!   they never change what a server answers, and they would split one URL into many.
 //! - A URL carrying something that looks like a credential (a query key such as `token`,
-//!   `password`, `X-Amz-Signature`, a `;jsessionid=` path parameter, or a JWT as a value) is
+//!   `password`, `X-Amz-Signature`, a `;jsessionid=` path parameter, a JWT as a value, or an
+//!   AWS access key id or a JWT anywhere in the path or query, see [`looks_like_secret`]) is
 //!   flagged; the filter then keeps it off the list. Logs are attacker-controlled and the list is
 //!   shared widely, so this errs on the side of dropping.
 //!
@@ -176,6 +177,7 @@ pub fn normalize(
     if scratch.len() - host_len - 1 > MAX_TARGET {
         return Err(Reject::BadUrl);
     }
+    has_credential = has_credential || looks_like_secret(target);
     Ok(Normalized {
         scheme,
         port,
@@ -399,6 +401,35 @@ fn looks_like_jwt(value: &[u8]) -> bool {
     value.len() > 20 && value.starts_with(b"eyJ") && memchr::memchr_iter(b'.', value).count() == 2
 }
 
+/// Bytes that hold a well-known secret shape anywhere, whatever the key or path segment around
+/// it: an AWS access key id (`AKIA`/`ASIA` and 16 upper-case letters or digits, as a whole
+/// token) or a JSON Web Token (`eyJ...`, three dot-separated base64url parts). Used on the raw
+/// request-target and, by the list writer, on user agents. Long hex or base64 ids in paths are
+/// *not* flagged: content hashes and record ids look the same and are what a replay is for.
+pub fn looks_like_secret(s: &[u8]) -> bool {
+    let token_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    memchr::memchr2_iter(b'A', b'e', s).any(|i| {
+        let rest = &s[i..];
+        let boundary = i == 0 || !token_byte(s[i - 1]);
+        if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
+            let id = rest.iter().take_while(|b| token_byte(**b)).count();
+            return boundary
+                && id == 20
+                && rest[..20]
+                    .iter()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        }
+        if rest.starts_with(b"eyJ") && boundary {
+            let run = rest
+                .iter()
+                .take_while(|b| token_byte(**b) || **b == b'.')
+                .count();
+            return looks_like_jwt(&rest[..run]);
+        }
+        false
+    })
+}
+
 /// `;jsessionid=` (or another session id) as a path parameter, as legacy Java servers write it.
 fn path_has_session_param(path: &[u8]) -> bool {
     memchr::memchr_iter(b';', path).any(|i| {
@@ -535,6 +566,9 @@ mod tests {
             "http://e.com/a;jsessionid=ABC123?x=1",
             "http://e.com/a;JSESSIONID=ABC123",
             "http://e.com/a?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+            "http://e.com/reset/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl/go",
+            "http://e.com/a?k=AKIAIOSFODNN7EXAMPLE",
+            "http://e.com/keys/ASIAIOSFODNN7EXAMPLE",
         ] {
             assert!(norm(url).unwrap().2.has_credential, "{url}");
         }
@@ -543,6 +577,10 @@ mod tests {
             "http://e.com/tokens/list",
             "http://e.com/a?sidebar=1",
             "http://e.com/a;v=1",
+            "http://e.com/a?k=AKIAIOSFODNN7EXAMPLEX",
+            "http://e.com/XAKIAIOSFODNN7EXAMPLE",
+            "http://e.com/eyJ.a.b",
+            "http://e.com/app.3f2a9c0d1e2b3a4f5e6d7c8b9a0f1e2d.js",
         ] {
             assert!(!norm(url).unwrap().2.has_credential, "{url}");
         }

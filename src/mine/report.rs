@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::filter::Reject;
-use super::scan::{FIELD_COUNT_SLOTS, LineError, ObjectFailure, ScanStats};
+use super::scan::{FIELD_COUNT_SLOTS, ScanStats};
+#[cfg(doc)]
+use super::scan::{LineError, ObjectFailure};
 use crate::alb::record::{KNOWN_FIELDS, KNOWN_LAYOUTS, MIN_FIELDS};
 use crate::history::{DayProblem, Window};
 use crate::sample::{Sample, SampleConfig, StratumReport};
@@ -16,6 +18,186 @@ use crate::source::Listing;
 
 /// Rows of the strata table kept in the JSON report (most hit first) and left-out strata named.
 pub const STRATA_ROWS: usize = 500;
+
+/// How many example parse errors a report keeps (as the scan does).
+const MAX_EXAMPLES: usize = 20;
+
+/// An object that could not be read to its end (as [`ObjectFailure`], owned, for partials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedObject {
+    pub key: String,
+    /// Complete lines read before the failure (they were counted).
+    pub lines_before: u64,
+    pub error: String,
+}
+
+/// A line that could not be parsed (as [`LineError`], owned, for partials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BadLine {
+    pub key: String,
+    /// 1-based line number within the object.
+    pub line: u64,
+    pub reason: String,
+    pub message: String,
+}
+
+/// What mining one day found: its listing and its scan figures, as the report shows them and
+/// as the run's checks (error rates) use them. A shard (`--shard I/N`) keeps its own in its
+/// partial tally, as one JSON line; the merge adds the shards' up ([`DayFigures::add_shard`])
+/// and reports and checks them exactly as one run over every object would.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    /// The listing, the same for every shard of a day.
+    pub listing: ListingFigures,
+    pub objects_read: u64,
+    pub objects_failed: u64,
+    /// Sorted by key.
+    pub failures: Vec<FailedObject>,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub lines: u64,
+    pub parse_errors: BTreeMap<String, u64>,
+    /// The first [`MAX_EXAMPLES`] by (key, line).
+    pub parse_error_examples: Vec<BadLine>,
+    /// Parsed lines by field count (the last slot: that many or more).
+    pub field_counts: Vec<u64>,
+    /// Requests left out, indexed like [`Reject::ALL`].
+    pub rejected: Vec<u64>,
+    pub kept: u64,
+    pub tracking_removed: u64,
+}
+
+/// The day's listing, in short.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingFigures {
+    pub folders: Vec<String>,
+    pub selected: u64,
+    pub skipped_by_key: BTreeMap<String, u64>,
+    pub next_day_not_in_window: u64,
+    pub missing_folders: Vec<String>,
+    /// FNV-1a (64-bit, hex) over the selected objects' keys and sizes: shards that listed
+    /// different objects (a late delivery between two shards' runs) do not merge.
+    pub objects_digest: String,
+}
+
+impl ListingFigures {
+    pub fn new(listing: &Listing) -> Self {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for o in &listing.objects {
+            for &b in o
+                .key
+                .as_bytes()
+                .iter()
+                .chain(b"\n")
+                .chain(&o.size.to_le_bytes())
+            {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        ListingFigures {
+            folders: listing.folders.clone(),
+            selected: listing.objects.len() as u64,
+            skipped_by_key: listing
+                .skipped
+                .iter()
+                .map(|(reason, n)| (reason.as_str().to_owned(), *n))
+                .collect(),
+            next_day_not_in_window: listing.not_in_window,
+            missing_folders: listing.missing_folders.clone(),
+            objects_digest: format!("{h:016x}"),
+        }
+    }
+}
+
+impl DayFigures {
+    /// The figures of a scan of (some of) the day's objects.
+    pub fn new(listing: ListingFigures, stats: &ScanStats) -> Self {
+        DayFigures {
+            listing,
+            objects_read: stats.objects_read,
+            objects_failed: stats.objects_failed,
+            failures: stats
+                .failures
+                .iter()
+                .map(|f| FailedObject {
+                    key: f.key.clone(),
+                    lines_before: f.lines_before,
+                    error: f.error.clone(),
+                })
+                .collect(),
+            compressed_bytes: stats.compressed_bytes,
+            uncompressed_bytes: stats.uncompressed_bytes,
+            lines: stats.lines,
+            parse_errors: stats
+                .parse_errors
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            parse_error_examples: stats
+                .parse_error_examples
+                .iter()
+                .map(|e| BadLine {
+                    key: e.key.clone(),
+                    line: e.line,
+                    reason: e.reason.to_owned(),
+                    message: e.message.clone(),
+                })
+                .collect(),
+            field_counts: stats.field_counts.to_vec(),
+            rejected: stats.rejected.to_vec(),
+            kept: stats.kept,
+            tracking_removed: stats.tracking_removed,
+        }
+    }
+
+    /// Lines that could not be parsed.
+    pub fn parse_error_lines(&self) -> u64 {
+        self.parse_errors.values().sum()
+    }
+
+    /// Adds another shard's figures of the same day (same listing) into these.
+    pub fn add_shard(&mut self, other: DayFigures) -> Result<(), String> {
+        if other.listing != self.listing {
+            return Err(format!(
+                "the shards listed different objects ({} vs {} selected, digest {} vs {}): \
+                 mine the day's shards again",
+                self.listing.selected,
+                other.listing.selected,
+                self.listing.objects_digest,
+                other.listing.objects_digest
+            ));
+        }
+        if other.field_counts.len() != self.field_counts.len()
+            || other.rejected.len() != self.rejected.len()
+        {
+            return Err("the shards were mined by different greenlight versions".into());
+        }
+        self.objects_read += other.objects_read;
+        self.objects_failed += other.objects_failed;
+        self.failures.extend(other.failures);
+        self.failures.sort_by(|a, b| a.key.cmp(&b.key));
+        self.compressed_bytes += other.compressed_bytes;
+        self.uncompressed_bytes += other.uncompressed_bytes;
+        self.lines += other.lines;
+        for (k, v) in other.parse_errors {
+            *self.parse_errors.entry(k).or_default() += v;
+        }
+        self.parse_error_examples.extend(other.parse_error_examples);
+        self.parse_error_examples
+            .sort_by(|a, b| (&a.key, a.line).cmp(&(&b.key, b.line)));
+        self.parse_error_examples.truncate(MAX_EXAMPLES);
+        for (a, b) in self.field_counts.iter_mut().zip(other.field_counts) {
+            *a += b;
+        }
+        for (a, b) in self.rejected.iter_mut().zip(other.rejected) {
+            *a += b;
+        }
+        self.kept += other.kept;
+        self.tracking_removed += other.tracking_removed;
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -28,6 +210,9 @@ pub struct RunReport {
     pub error: Option<String>,
     /// The exit code the miner ends with.
     pub exit_code: i32,
+    /// `I/N` for a shard run (`--shard`), which writes a partial tally and no list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
     /// Where the list was written; `None` when no list was written.
     pub list: Option<String>,
     pub folders: Vec<String>,
@@ -57,7 +242,7 @@ pub struct ObjectsReport {
     /// Day folders that do not exist (yet). A missing next-day folder means the last minutes
     /// of the day may be missing.
     pub missing_folders: Vec<String>,
-    pub failures: Vec<ObjectFailure>,
+    pub failures: Vec<FailedObject>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -72,7 +257,7 @@ pub struct LinesReport {
     pub parsed: u64,
     /// Lines that are not access-log records, by reason.
     pub rejected: BTreeMap<String, u64>,
-    pub rejected_examples: Vec<LineError>,
+    pub rejected_examples: Vec<BadLine>,
     /// Parsed lines by number of fields (`"64+"` for that many or more).
     pub field_counts: BTreeMap<String, u64>,
     /// Parsed lines whose field count is not a layout AWS has written (a format change shows up
@@ -177,6 +362,7 @@ impl RunReport {
             outcome: "ok",
             error: None,
             exit_code: 0,
+            shard: None,
             list: None,
             folders: Vec::new(),
             objects: ObjectsReport::default(),
@@ -195,36 +381,27 @@ impl RunReport {
         }
     }
 
-    pub fn add_listing(&mut self, listing: &Listing) {
+    pub fn add_listing(&mut self, listing: &ListingFigures) {
         self.folders = listing.folders.clone();
-        self.objects.selected = listing.objects.len() as u64;
-        self.objects.skipped_by_key = listing
-            .skipped
-            .iter()
-            .map(|(reason, n)| (reason.as_str().to_owned(), *n))
-            .collect();
-        self.objects.next_day_not_in_window = listing.not_in_window;
+        self.objects.selected = listing.selected;
+        self.objects.skipped_by_key = listing.skipped_by_key.clone();
+        self.objects.next_day_not_in_window = listing.next_day_not_in_window;
         self.objects.missing_folders = listing.missing_folders.clone();
     }
 
-    pub fn add_scan(&mut self, stats: &ScanStats, distinct_urls: usize) {
-        self.objects.read = stats.objects_read;
-        self.objects.failed = stats.objects_failed;
-        self.objects.failures = stats.failures.clone();
+    pub fn add_scan(&mut self, f: &DayFigures, distinct_urls: u64) {
+        self.objects.read = f.objects_read;
+        self.objects.failed = f.objects_failed;
+        self.objects.failures = f.failures.clone();
         self.bytes = BytesReport {
-            compressed: stats.compressed_bytes,
-            uncompressed: stats.uncompressed_bytes,
+            compressed: f.compressed_bytes,
+            uncompressed: f.uncompressed_bytes,
         };
-        let parse_errors = stats.parse_error_lines();
+        let parse_errors = f.parse_error_lines();
         let mut field_counts = BTreeMap::new();
         let mut unusual = 0;
         let mut trailing = 0;
-        for (count, &n) in stats
-            .field_counts
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-        {
+        for (count, &n) in f.field_counts.iter().enumerate().filter(|(_, n)| **n > 0) {
             let name = if count == FIELD_COUNT_SLOTS - 1 {
                 format!("{count}+")
             } else {
@@ -239,28 +416,25 @@ impl RunReport {
             }
         }
         self.lines = LinesReport {
-            total: stats.lines,
-            parsed: stats.lines - parse_errors,
-            rejected: stats
-                .parse_errors
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
-            rejected_examples: stats.parse_error_examples.clone(),
+            total: f.lines,
+            parsed: f.lines.saturating_sub(parse_errors),
+            rejected: f.parse_errors.clone(),
+            rejected_examples: f.parse_error_examples.clone(),
             field_counts,
             unusual_field_counts: unusual,
             with_unknown_trailing_fields: trailing,
         };
+        let rejected_for = |r: Reject| f.rejected.get(r as usize).copied().unwrap_or(0);
         self.requests = RequestsReport {
-            kept: stats.kept,
+            kept: f.kept,
             filtered: Reject::ALL
                 .iter()
-                .filter(|r| stats.rejected_for(**r) > 0)
-                .map(|r| (r.as_str().to_owned(), stats.rejected_for(*r)))
+                .filter(|r| rejected_for(**r) > 0)
+                .map(|r| (r.as_str().to_owned(), rejected_for(*r)))
                 .collect(),
-            tracking_params_removed: stats.tracking_removed,
+            tracking_params_removed: f.tracking_removed,
         };
-        self.urls.distinct = distinct_urls as u64;
+        self.urls.distinct = distinct_urls;
     }
 
     pub fn add_window(&mut self, w: &Window) {

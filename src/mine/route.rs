@@ -119,8 +119,15 @@ fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// and whether the path ends in `/`. Two URLs of a stratum with the same variant are
 /// near-duplicates for a release test.
 pub fn variant_of(target: &[u8]) -> Vec<u8> {
-    let path = path_of(target);
     let mut v = Vec::new();
+    variant_into(target, &mut v);
+    v
+}
+
+/// [`variant_of`] into a reused buffer (cleared first).
+pub fn variant_into(target: &[u8], v: &mut Vec<u8>) {
+    let path = path_of(target);
+    v.clear();
     let last = segments(path).last().unwrap_or(b"");
     if let Some(i) = memchr::memrchr(b'.', last)
         && strip_extension(last).len() == i
@@ -143,7 +150,6 @@ pub fn variant_of(target: &[u8]) -> Vec<u8> {
             v.extend_from_slice(k);
         }
     }
-    v
 }
 
 /// One line of a routes file.
@@ -358,11 +364,19 @@ impl Router {
 
     /// The template of a URL's path, e.g. `/news/{year}/{slug}`; `/` for the root.
     pub fn template(&self, host: &[u8], target: &[u8]) -> String {
+        let mut out = String::new();
+        self.template_into(host, target, &mut out);
+        out
+    }
+
+    /// [`Router::template`] appended to `out`.
+    pub fn template_into(&self, host: &[u8], target: &[u8], out: &mut String) {
         let path = path_of(target);
         if let Some(t) = self.rules.matching(host, path) {
-            return t.to_owned();
+            out.push_str(t);
+            return;
         }
-        let mut out = String::new();
+        let start = out.len();
         let mut prefix = stable_hash(&[host]);
         for (i, seg) in segments(path).enumerate() {
             out.push('/');
@@ -382,10 +396,9 @@ impl Router {
                 }
             }
         }
-        if out.is_empty() {
+        if out.len() == start {
             out.push('/');
         }
-        out
     }
 }
 

@@ -13,9 +13,10 @@ use std::time::Instant;
 use chrono::NaiveDate;
 
 use super::filter::Policy;
-use super::report::{MinedDay, RunReport};
+use super::report::{DayFigures, ListingFigures, MinedDay, RunReport};
 use super::route::{Learner, RouteRules};
 use super::scan::scan_objects;
+use super::tally::Tally;
 use crate::history::{self, StateStore, Window};
 use crate::list::{ListFormat, write_list};
 use crate::output::Destination;
@@ -58,6 +59,36 @@ pub struct MinerConfig {
     pub max_error_rate: f64,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
+    /// A whole run, one shard of a day, or the merge of a day's shards.
+    pub mode: Mode,
+}
+
+/// What a run does with its day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Mine every object of the day(s), write the day tally, publish the list.
+    #[default]
+    Whole,
+    /// `--shard I/N`: mine the objects whose key hashes to shard `index` (see [`shard_of`]),
+    /// write the partial tally `partial/YYYY-MM-DD/shard-I-of-N.glt` with the shard's scan
+    /// figures, and publish nothing.
+    Shard { index: u32, count: u32 },
+    /// `merge`: combine the day's `count` partial tallies into its day tally, exactly as a
+    /// whole run would have written it, then expire, sample and publish as a whole run does;
+    /// delete the partials after success only.
+    Merge { count: u32 },
+}
+
+/// The shard (0-based, of `count`) that mines the object `key`: 64-bit FNV-1a of the key's
+/// bytes (as listed: relative to the bucket or the local root), modulo `count`. Stable across
+/// machines and versions.
+pub fn shard_of(key: &str, count: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(count.max(1))) as u32
 }
 
 impl MinerConfig {
@@ -80,6 +111,7 @@ impl MinerConfig {
             report: None,
             max_error_rate: 0.01,
             threads: 0,
+            mode: Mode::Whole,
         }
     }
 }
@@ -107,14 +139,19 @@ pub enum MinerError {
     State { store: String, what: String },
     #[error("--from {from} is after the last day {to}")]
     BadRange { from: NaiveDate, to: NaiveDate },
+    #[error("--from cannot be used with --shard or merge: shard and merge one day at a time")]
+    RangeWithShards,
+    #[error("cannot merge the shards of {day}: {what}")]
+    Shards { day: NaiveDate, what: String },
 }
 
 impl MinerError {
     /// 1: could not write an output; 2: bad configuration or unreadable log folder or bucket
     /// (also an S3 output refused for a configuration reason: no such bucket, access denied,
     /// no or bad credentials, wrong region); 3: nothing to mine (no objects, or no replayable
-    /// request); 4: too many corrupt objects or lines. (clap's own usage errors also exit
-    /// with 2.)
+    /// request); 4: too many corrupt objects or lines; 5: merge found partial tallies missing
+    /// (named in the error), unreadable, or from shards that listed different objects. (clap's
+    /// own usage errors also exit with 2.)
     pub fn exit_code(&self) -> i32 {
         match self {
             MinerError::Write { source, .. }
@@ -126,9 +163,10 @@ impl MinerError {
                 2
             }
             MinerError::Write { .. } | MinerError::Threads(_) | MinerError::State { .. } => 1,
-            MinerError::Source(_) | MinerError::BadRange { .. } => 2,
+            MinerError::Source(_) | MinerError::BadRange { .. } | MinerError::RangeWithShards => 2,
             MinerError::NoObjects { .. } | MinerError::NothingReplayable { .. } => 3,
             MinerError::TooManyErrors { .. } => 4,
+            MinerError::Shards { .. } => 5,
         }
     }
 }
@@ -156,6 +194,9 @@ pub fn run(cfg: &MinerConfig, progress: &dyn Progress) -> (RunReport, Result<(),
         &cfg.logs.to_string(),
         cfg.sample.max_urls,
     );
+    if let Mode::Shard { index, count } = cfg.mode {
+        report.shard = Some(format!("{index}/{count}"));
+    }
     let mut result = mine(cfg, progress, &mut report);
     report.set_elapsed(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
@@ -204,39 +245,48 @@ fn mine(
             to: cfg.day,
         });
     }
+    if cfg.from.is_some() && cfg.mode != Mode::Whole {
+        return Err(MinerError::RangeWithShards);
+    }
     let state_err = |what: String| MinerError::State {
         store: cfg.state.to_string(),
         what,
     };
     report.history.state = cfg.state.to_string();
     report.history.window_days = cfg.window_days;
-    for day in first.iter_days().take_while(|d| *d <= cfg.day) {
-        let tally = mine_day(cfg, day, progress, report)?;
-        history::write_day(&cfg.state, day, &tally)
-            .map_err(|e| state_err(format!("cannot write the tally of {day}: {e}")))?;
-        let expired = history::expire(&cfg.state, day, cfg.window_days)
-            .map_err(|e| state_err(format!("cannot drop old tallies: {e}")))?;
-        report
-            .history
-            .expired
-            .extend(expired.iter().map(|d| d.to_string()));
-        report.history.mined.push(MinedDay {
-            day: day.to_string(),
-            objects_read: report.objects.read,
-            lines: report.lines.total,
-            kept: report.requests.kept,
-            distinct_urls: tally.len() as u64,
-        });
+    match cfg.mode {
+        Mode::Whole => {
+            for day in first.iter_days().take_while(|d| *d <= cfg.day) {
+                let tally = mine_day(cfg, day, None, progress, report)?;
+                let file = history::encode_day(day, &tally)
+                    .map_err(|e| state_err(format!("cannot encode the tally of {day}: {e}")))?;
+                keep_day(cfg, day, &file, tally.len() as u64, report)?;
+            }
+        }
+        Mode::Shard { index, count } => {
+            let (tally, figures) = mine_shard(cfg, index, count, progress, report)?;
+            let json = serde_json::to_vec(&figures).map_err(std::io::Error::other);
+            let name = history::partial_name(cfg.day, index, count);
+            json.and_then(|json| history::encode_partial(cfg.day, index, count, &json, &tally))
+                .and_then(|file| cfg.state.put(&name, &file))
+                .map_err(|e| state_err(format!("cannot write {name}: {e}")))?;
+            return Ok(());
+        }
+        Mode::Merge { count } => {
+            let (file, distinct) = merge_shards(cfg, count, report)?;
+            keep_day(cfg, cfg.day, &file, distinct, report)?;
+        }
     }
 
-    // The list, as of the last day, from the window.
-    let window = Window::open(&cfg.state, cfg.day, cfg.window_days)
+    // The list, as of the last day, from the window: two passes over the day files, the
+    // first (route learning) also checking them, the second sampling with the learned routes.
+    let mut window = Window::open(&cfg.state, cfg.day, cfg.window_days)
         .map_err(|e| state_err(format!("cannot list the state: {e}")))?;
+    let learner = window.read_checked(
+        || Learner::new(cfg.route_min_distinct),
+        |learner, u| learner.see(u.host(), u.target()),
+    );
     report.add_window(&window);
-    let mut learner = Learner::new(cfg.route_min_distinct);
-    window
-        .for_each(|u| learner.see(u.host(), u.target()))
-        .map_err(|e| state_err(format!("reading the window: {e}")))?;
     let untracked = learner.untracked();
     let router = learner.finish(cfg.routes.clone());
     let mut sample_cfg = cfg.sample.clone();
@@ -258,21 +308,63 @@ fn mine(
         })?;
     report.urls.listed = sample.picks.len() as u64;
     report.list = Some(cfg.out.to_string());
+    if let Mode::Merge { count } = cfg.mode {
+        for index in 0..count {
+            let name = history::partial_name(cfg.day, index, count);
+            cfg.state
+                .delete(&name)
+                .map_err(|e| state_err(format!("cannot delete {name}: {e}")))?;
+        }
+    }
     Ok(())
 }
 
-/// Scans one day into its tally, or says why the day cannot be used.
-fn mine_day(
+/// Writes a good day's tally file to the state, drops the tallies older than the window and
+/// notes the day in the report.
+fn keep_day(
     cfg: &MinerConfig,
     day: NaiveDate,
+    file: &[u8],
+    distinct_urls: u64,
+    report: &mut RunReport,
+) -> Result<(), MinerError> {
+    let state_err = |what: String| MinerError::State {
+        store: cfg.state.to_string(),
+        what,
+    };
+    cfg.state
+        .put(&history::day_name(day), file)
+        .map_err(|e| state_err(format!("cannot write the tally of {day}: {e}")))?;
+    let expired = history::expire(&cfg.state, day, cfg.window_days)
+        .map_err(|e| state_err(format!("cannot drop old tallies: {e}")))?;
+    report
+        .history
+        .expired
+        .extend(expired.iter().map(|d| d.to_string()));
+    report.history.mined.push(MinedDay {
+        day: day.to_string(),
+        objects_read: report.objects.read,
+        lines: report.lines.total,
+        kept: report.requests.kept,
+        distinct_urls,
+    });
+    Ok(())
+}
+
+/// Lists the day and, when it has objects, scans those of `shard` (all when `None`).
+fn scan_day(
+    cfg: &MinerConfig,
+    day: NaiveDate,
+    shard: Option<(u32, u32)>,
     progress: &dyn Progress,
     report: &mut RunReport,
-) -> Result<crate::mine::tally::Tally, MinerError> {
+) -> Result<(Tally, DayFigures), MinerError> {
     let mut policy = cfg.policy.clone();
     policy.set_day(day);
     report.day = day.to_string();
     let listing = cfg.logs.list_day_in(day, &cfg.scope)?;
-    report.add_listing(&listing);
+    let listed = ListingFigures::new(&listing);
+    report.add_listing(&listed);
     if listing.objects.is_empty() {
         return Err(MinerError::NoObjects {
             day,
@@ -283,47 +375,166 @@ fn mine_day(
             },
         });
     }
+    let mine: Vec<LogObject> = match shard {
+        None => listing.objects,
+        Some((index, count)) => listing
+            .objects
+            .into_iter()
+            .filter(|o| shard_of(&o.key, count) == index)
+            .collect(),
+    };
 
-    progress.start(&listing.objects);
+    progress.start(&mine);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(cfg.threads)
         .build()
         .map_err(|e| MinerError::Threads(e.to_string()))?;
     let (tally, stats) =
-        pool.install(|| scan_objects(&listing.objects, &policy, &|obj| progress.object_done(obj)));
+        pool.install(|| scan_objects(&mine, &policy, &|obj| progress.object_done(obj)));
     progress.finish();
-    report.add_scan(&stats, tally.len());
+    let figures = DayFigures::new(listed, &stats);
+    report.add_scan(&figures, tally.len() as u64);
+    Ok((tally, figures))
+}
 
+/// One shard of the day: its tally and figures, which the merge checks as a whole.
+fn mine_shard(
+    cfg: &MinerConfig,
+    index: u32,
+    count: u32,
+    progress: &dyn Progress,
+    report: &mut RunReport,
+) -> Result<(Tally, DayFigures), MinerError> {
+    scan_day(cfg, cfg.day, Some((index, count)), progress, report)
+}
+
+/// Reads the day's `count` partial tallies, checks them and merges them into the day file.
+/// Returns the file and its URL count.
+fn merge_shards(
+    cfg: &MinerConfig,
+    count: u32,
+    report: &mut RunReport,
+) -> Result<(Vec<u8>, u64), MinerError> {
+    let day = cfg.day;
+    report.day = day.to_string();
+    let shards_err = |what: String| MinerError::Shards { day, what };
+    let mut readers = Vec::with_capacity(count as usize);
+    let mut figures: Option<DayFigures> = None;
+    let mut missing = Vec::new();
+    for index in 0..count {
+        let name = history::partial_name(day, index, count);
+        let opened = history::open_partial(&cfg.state, day, index, count)
+            .map_err(|e| shards_err(format!("{}: {e}", cfg.state_object(&name))))?;
+        let Some((reader, json)) = opened else {
+            missing.push(index.to_string());
+            continue;
+        };
+        let f: DayFigures = serde_json::from_slice(&json).map_err(|e| {
+            shards_err(format!(
+                "{}: unreadable scan figures: {e}",
+                cfg.state_object(&name)
+            ))
+        })?;
+        match &mut figures {
+            None => figures = Some(f),
+            Some(all) => all
+                .add_shard(f)
+                .map_err(|e| shards_err(format!("{}: {e}", cfg.state_object(&name))))?,
+        }
+        readers.push(reader);
+    }
+    if !missing.is_empty() {
+        return Err(shards_err(format!(
+            "{} of {count} partial tallies missing in {}: shard{} {}",
+            missing.len(),
+            cfg.state,
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        )));
+    }
+    let Some(figures) = figures else {
+        return Err(shards_err("no shards".into()));
+    };
+    report.add_listing(&figures.listing);
+    if figures.listing.selected == 0 {
+        return Err(MinerError::NoObjects {
+            day,
+            folders: if figures.listing.folders.is_empty() {
+                cfg.logs.to_string()
+            } else {
+                figures.listing.folders.join(", ")
+            },
+        });
+    }
+    let (file, distinct) = history::merge_partials(day, readers).map_err(|(i, e)| {
+        shards_err(format!(
+            "{}: {e}",
+            cfg.state_object(&history::partial_name(day, i as u32, count))
+        ))
+    })?;
+    report.add_scan(&figures, distinct);
+    check_day(cfg, day, &figures, distinct)?;
+    Ok((file, distinct))
+}
+
+/// Scans one day into its tally, or says why the day cannot be used.
+fn mine_day(
+    cfg: &MinerConfig,
+    day: NaiveDate,
+    shard: Option<(u32, u32)>,
+    progress: &dyn Progress,
+    report: &mut RunReport,
+) -> Result<Tally, MinerError> {
+    let (tally, figures) = scan_day(cfg, day, shard, progress, report)?;
+    check_day(cfg, day, &figures, tally.len() as u64)?;
+    Ok(tally)
+}
+
+/// Whether a scanned day is good enough to keep: few enough unreadable objects and lines, and
+/// at least one replayable request.
+fn check_day(
+    cfg: &MinerConfig,
+    day: NaiveDate,
+    f: &DayFigures,
+    distinct_urls: u64,
+) -> Result<(), MinerError> {
     let allowed = cfg.max_error_rate;
-    let failed_share = stats.objects_failed as f64 / stats.objects_read.max(1) as f64;
+    let failed_share = f.objects_failed as f64 / f.objects_read.max(1) as f64;
     if failed_share > allowed {
         return Err(MinerError::TooManyErrors {
             what: format!(
                 "{} of {} objects could not be read",
-                stats.objects_failed, stats.objects_read
+                f.objects_failed, f.objects_read
             ),
             allowed: allowed * 100.0,
         });
     }
-    let bad_lines = stats.parse_error_lines();
-    if bad_lines as f64 / stats.lines.max(1) as f64 > allowed {
+    let bad_lines = f.parse_error_lines();
+    if bad_lines as f64 / f.lines.max(1) as f64 > allowed {
         return Err(MinerError::TooManyErrors {
-            what: format!(
-                "{bad_lines} of {} lines are not access-log lines",
-                stats.lines
-            ),
+            what: format!("{bad_lines} of {} lines are not access-log lines", f.lines),
             allowed: allowed * 100.0,
         });
     }
-    if tally.is_empty() {
+    if distinct_urls == 0 {
         return Err(MinerError::NothingReplayable {
             day,
             why: format!(
                 "{} lines read, {} parsed, none passed the filter",
-                stats.lines,
-                stats.lines - bad_lines
+                f.lines,
+                f.lines.saturating_sub(bad_lines)
             ),
         });
     }
-    Ok(tally)
+    Ok(())
+}
+
+impl MinerConfig {
+    /// How to name an object of the state in an error.
+    fn state_object(&self, name: &str) -> String {
+        match &self.state {
+            StateStore::Dir(d) => d.join(name).display().to_string(),
+            s => format!("{s}{name}"),
+        }
+    }
 }

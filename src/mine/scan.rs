@@ -13,6 +13,10 @@
 //! [`ObjectFailure`] with its key, and the complete lines decoded before the damage are kept
 //! (they are genuine requests; a half line at the point of damage is dropped). Whether the run
 //! as a whole failed is decided by the caller from these figures.
+//!
+//! A gzip bomb (a small object inflating to gigabytes) is stopped by [`InflateGuard`]: past
+//! [`INFLATE_FREE_BYTES`], an object may not inflate to more than [`MAX_INFLATE_RATIO`] times
+//! the compressed bytes read so far; beyond that it fails like a corrupt object, named by key.
 
 use std::io::Read;
 
@@ -32,15 +36,25 @@ use super::tally::{Tally, agent_rank, usable_agent};
 const CHUNK: usize = 1 << 20;
 
 /// Local objects up to this size (compressed) are read and inflated whole.
-pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 8 << 20;
+pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 4 << 20;
 
-/// The most a whole-inflated object may expand to; beyond it the object is streamed instead.
-/// With the compressed limit, this bounds each thread's buffers.
-pub const WHOLE_OBJECT_MAX_UNCOMPRESSED: usize = 64 << 20;
+/// The most a whole-inflated object may expand to; beyond it the object is streamed instead
+/// (through the gzip-bomb guard, and through the 1 MiB scan buffer, so a huge line is never
+/// held). With the compressed limit, this bounds each thread's buffers (~20 MiB); it is below
+/// [`INFLATE_FREE_BYTES`], so the whole path never inflates past what any object may produce.
+pub const WHOLE_OBJECT_MAX_UNCOMPRESSED: usize = 16 << 20;
 
 /// Lines longer than this are not ALB lines (the user agent is cut at 8 KB and a request line
 /// is far shorter than this): they are skipped and counted, and memory stays flat.
 pub const MAX_LINE: usize = 256 * 1024;
+
+/// Inflated bytes an object may always produce, whatever its compression ratio.
+pub const INFLATE_FREE_BYTES: u64 = 64 << 20;
+
+/// Past [`INFLATE_FREE_BYTES`], the most an object may inflate per compressed byte read. Real
+/// ALB logs inflate 5 to 20 times (unique times, addresses and trace ids on every line);
+/// deflate cannot exceed about 1032. The work an object can cost is so bounded by its size.
+pub const MAX_INFLATE_RATIO: u64 = 100;
 
 /// How many example parse errors the report keeps.
 const MAX_EXAMPLES: usize = 20;
@@ -323,15 +337,44 @@ impl Read for ChunkReader {
 }
 
 /// Counts the bytes read from the underlying (compressed) stream.
-struct Counting<R> {
+struct Counting<'c, R> {
     inner: R,
-    count: u64,
+    count: &'c std::cell::Cell<u64>,
 }
 
-impl<R: Read> Read for Counting<R> {
+impl<R: Read> Read for Counting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count += n as u64;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Fails the inflated stream of a gzip bomb: see [`MAX_INFLATE_RATIO`].
+struct InflateGuard<'c, R> {
+    inner: R,
+    /// Compressed bytes read so far (shared with the [`Counting`] reader under the decoder).
+    compressed: &'c std::cell::Cell<u64>,
+    inflated: u64,
+}
+
+impl<R: Read> Read for InflateGuard<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.inflated += n as u64;
+        let compressed = self.compressed.get();
+        if self.inflated > INFLATE_FREE_BYTES
+            && self.inflated > compressed.saturating_mul(MAX_INFLATE_RATIO)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                format!(
+                    "gzip bomb: {} bytes inflated from {compressed} compressed bytes \
+                     (more than {MAX_INFLATE_RATIO} times; ALB logs inflate about 10 times)",
+                    self.inflated
+                ),
+            ));
+        }
         Ok(n)
     }
 }
@@ -405,7 +448,7 @@ impl<'p> Worker<'p> {
                     self.stats.uncompressed_bytes += inflated.len() as u64;
                     self.scan_lines(&inflated, key, lines)
                 } else {
-                    self.scan_stream(MultiGzDecoder::new(&compressed[..]), key, lines)
+                    self.scan_guarded(&compressed[..], key, lines).0
                 };
                 self.inflated = inflated;
                 result
@@ -441,19 +484,36 @@ impl<'p> Worker<'p> {
                 result
             }
             Ok(reader) => {
-                let mut counting = Counting {
-                    inner: reader,
-                    count: 0,
-                };
-                let result = {
-                    let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut counting);
-                    self.scan_stream(MultiGzDecoder::new(buffered), &obj.key, lines)
-                };
-                self.stats.compressed_bytes += counting.count;
+                let (result, compressed) = self.scan_guarded(reader, &obj.key, lines);
+                self.stats.compressed_bytes += compressed;
                 result
             }
             Err(e) => Err(format!("cannot open: {e}")),
         }
+    }
+
+    /// Streams compressed `reader` through the gzip decoder and the bomb guard
+    /// ([`InflateGuard`]) into [`Worker::scan_stream`]. Returns the result and the compressed
+    /// bytes read.
+    fn scan_guarded(
+        &mut self,
+        reader: impl Read,
+        key: &str,
+        lines: &mut u64,
+    ) -> (Result<(), String>, u64) {
+        let compressed = std::cell::Cell::new(0);
+        let counting = Counting {
+            inner: reader,
+            count: &compressed,
+        };
+        let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
+        let guarded = InflateGuard {
+            inner: MultiGzDecoder::new(buffered),
+            compressed: &compressed,
+            inflated: 0,
+        };
+        let result = self.scan_stream(guarded, key, lines);
+        (result, compressed.get())
     }
 
     /// Streams an object with the inflate on a thread of its own, a few chunks ahead of the
@@ -469,13 +529,19 @@ impl<'p> Worker<'p> {
         let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|s| {
             let inflater = s.spawn(move || {
-                let mut counting = Counting {
+                let compressed = std::cell::Cell::new(0);
+                let counting = Counting {
                     inner: reader,
-                    count: 0,
+                    count: &compressed,
                 };
-                let buffered = std::io::BufReader::with_capacity(256 * 1024, &mut counting);
-                inflate_chunks(MultiGzDecoder::new(buffered), &full_tx, &empty_rx);
-                counting.count
+                let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
+                let guarded = InflateGuard {
+                    inner: MultiGzDecoder::new(buffered),
+                    compressed: &compressed,
+                    inflated: 0,
+                };
+                inflate_chunks(guarded, &full_tx, &empty_rx);
+                compressed.get()
             });
             let chunks = ChunkReader {
                 full: full_rx,
@@ -640,6 +706,7 @@ fn describe_read_error(e: &std::io::Error) -> String {
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
             format!("corrupt gzip data: {e}")
         }
+        std::io::ErrorKind::FileTooLarge => e.to_string(),
         _ => format!("read error: {e}"),
     }
 }
