@@ -1,57 +1,173 @@
 #!/usr/bin/env bash
-# The miner on a generated day of ALB logs, next to inflating the same objects with `gzip -dc`
-# (and `libdeflate-gunzip` when installed), in one command, so the figures are ratios taken on
-# the same machine at the same time.
+# The throughput command: the miner on a generated day of ALB logs, next to inflating the same
+# objects with `gzip -dc` and `libdeflate-gunzip` (when installed), in one command, so every
+# figure is a ratio taken on the same machine at the same time.
 #
-#   bash benches/throughput.sh [LINES_PER_OBJECT] [OBJECTS_PER_NODE]
+#   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
+#                              [--big-mb N] [--s3]
 #
-# Prints wall seconds, CPU seconds (user+sys: meaningful on a busy machine), uncompressed MB/s,
-# lines/s, CPU-seconds per GiB and peak RSS for each.
+#   --mb      target uncompressed size of the corpus in MB (default 1024)
+#   --seed    generator seed (default 42)
+#   --date    the generated (and mined) day (default 2026-03-01)
+#   --fields  fields per line, 20-36, or `mix` for the generator's mix of layouts (default mix)
+#   --big-mb  also mine a second corpus of this size with the same distinct URLs and compare
+#             peak RSS (e.g. 10240; takes a while; generated under target/ and deleted after)
+#   --s3      also mine the corpus from a local moto S3 server (installed by `bash .ci/test`)
+#
+# The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
+# ~16 MB (uncompressed) objects from 4 or more ALB nodes, and its long tail of URLs is small
+# enough to be seen whole from 1 GB on: the distinct URLs stay the same as the volume grows, so
+# the RSS comparison measures what the scan holds, not the tally. Corpora are cached under
+# target/throughput/ by parameters.
+#
+# Prints, for each command: wall and CPU seconds (user+sys: meaningful on a busy machine),
+# uncompressed MB/s, lines/s, CPU-seconds per GiB and peak RSS; then the ratios
+# miner/libdeflate (CPU-s/GiB), t1/t2 (wall) and RSS big/small. `GREENLIGHT_INFLATE=stream`
+# is the miner with every object streamed through flate2 (the inflate it used before libdeflate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-lines_per_object=${1:-50000}
-objects_per_node=${2:-8}
-day=2026-03-01
-corpus=target/throughput/corpus
-cargo build --quiet --release --bin greenlight-miner --example synth
-if [ ! -f "$corpus.done-$lines_per_object-$objects_per_node" ]; then
-  rm -rf "$corpus" target/throughput/corpus.done-*
-  mkdir -p target/throughput
-  target/release/examples/synth --out "$corpus" --seed 42 --first-day "$day" --days 1 \
-    --objects-per-node-per-day "$objects_per_node" --lines-per-object "$lines_per_object" >/dev/null
-  touch "$corpus.done-$lines_per_object-$objects_per_node"
-fi
-# The objects the miner reads for $day: every ALB access log of the generated day (the next
-# day's folder only holds the 23:55-24:00 objects).
-mapfile -t files < <(find "$corpus" -name '*_app.*.log.gz' | sort)
-bytes=$(cat "${files[@]}" | gzip -dc | wc -c)
-lines=$(cat "${files[@]}" | gzip -dc | wc -l)
-compressed=$(cat "${files[@]}" | wc -c)
-awk -v n="${#files[@]}" -v c="$compressed" -v b="$bytes" -v l="$lines" 'BEGIN {
-  printf "corpus: %d objects, %.1f MB compressed, %.1f MB uncompressed (%.1f:1), %d lines\n", n, c/1e6, b/1e6, b/c, l }'
 
+mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --mb) mb=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --date) day=$2; shift 2 ;;
+    --fields) fields=$2; shift 2 ;;
+    --big-mb) big_mb=$2; shift 2 ;;
+    --s3) s3=1; shift ;;
+    *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+cargo build --quiet --release --bin greenlight-miner --example synth
+mkdir -p target/throughput
+synth_fields=()
+[ "$fields" = mix ] || synth_fields=(--fields "$fields")
+# Long-tail URLs draw from 3 x 10000 shapes: all of them show up from ~1 GB of logs on (at
+# 256 MB about 88% do), so compare RSS from --mb 1024 up.
+tail_values=10000
+object_mb=16
+
+# Bytes per generated line with these parameters, from a small sample.
+bytes_per_line() {
+  local cal=target/throughput/calibrate-$seed-$fields
+  if [ ! -f "$cal.bpl" ]; then
+    rm -rf "$cal"
+    target/release/examples/synth --out "$cal" --seed "$seed" --first-day "$day" --nodes 1 \
+      --objects-per-node-per-day 2 --lines-per-object 5000 --long-tail-values "$tail_values" \
+      "${synth_fields[@]}" >/dev/null
+    find "$cal" -name '*_app.*.log.gz' -exec gzip -dc {} + | awk '{ b += length($0) + 1 } END { printf "%d\n", b / NR }' >"$cal.bpl"
+    rm -rf "$cal"
+  fi
+  cat "$cal.bpl"
+}
+
+# make_corpus MB -> prints the corpus folder (generated once per parameters).
+make_corpus() {
+  local size_mb=$1 bpl objects nodes per_node lines dir
+  bpl=$(bytes_per_line)
+  objects=$(( (size_mb + object_mb - 1) / object_mb ))
+  nodes=$(( objects / 200 + 4 ))
+  per_node=$(( (objects + nodes - 1) / nodes ))
+  [ "$per_node" -ge 2 ] || per_node=2
+  lines=$(( size_mb * 1000000 / bpl / (nodes * per_node) ))
+  dir=target/throughput/corpus-$size_mb-$seed-$day-$fields
+  if [ ! -f "$dir.done" ]; then
+    rm -rf "$dir"
+    # The corpus takes about a sixth of its uncompressed size on disk: refuse rather than fill
+    # the disk (a 10 GiB corpus needs ~1.6 GB free).
+    local need_kb=$(( size_mb * 1000 / 5 )) free_kb
+    free_kb=$(df --output=avail -k target | tail -1)
+    if [ "$free_kb" -lt "$need_kb" ]; then
+      echo "throughput.sh: $dir needs ~$(( need_kb / 1000 )) MB of disk, only $(( free_kb / 1000 )) MB free" >&2
+      exit 1
+    fi
+    echo "generating $dir: $nodes nodes x $per_node objects x $lines lines" >&2
+    target/release/examples/synth --out "$dir" --seed "$seed" --first-day "$day" --nodes "$nodes" \
+      --objects-per-node-per-day "$per_node" --lines-per-object "$lines" \
+      --long-tail-values "$tail_values" "${synth_fields[@]}" >&2
+    touch "$dir.done"
+  fi
+  echo "$dir"
+}
+
+# describe_corpus DIR: sets files, bytes, lines and prints a summary.
+describe_corpus() {
+  # The objects the miner reads for $day: every ALB access log of the generated day (the next
+  # day's folder only holds the 23:55-24:00 objects).
+  mapfile -t files < <(find "$1" -name '*_app.*.log.gz' | sort)
+  read -r bytes lines < <(cat "${files[@]}" | gzip -dc | wc -c -l | awk '{ print $2, $1 }')
+  local compressed
+  compressed=$(cat "${files[@]}" | wc -c)
+  awk -v n="${#files[@]}" -v c="$compressed" -v b="$bytes" -v l="$lines" -v d="$1" 'BEGIN {
+    printf "corpus %s: %d objects, %.1f MB compressed, %.1f MB uncompressed (%.1f:1), %d lines\n",
+      d, n, c/1e6, b/1e6, b/c, l }'
+}
+
+results=target/throughput/results.txt
+: >"$results"
 measure() { # name, command...
   local name=$1; shift
   local t=target/throughput/time.txt
   /usr/bin/time -o "$t" -f '%e %U %S %M' "$@" >/dev/null 2>&1
   awk -v name="$name" -v b="$bytes" -v l="$lines" '{ cpu = $2 + $3; wall = ($1 > 0 ? $1 : 0.01)
-    printf "%-30s %7.2f s wall %7.2f s cpu %8.1f MB/s %10.0f lines/s %6.2f cpu-s/GiB %7.1f MB rss\n",
+    printf "%-36s %7.2f s wall %7.2f s cpu %8.1f MB/s %10.0f lines/s %6.2f cpu-s/GiB %7.1f MB rss\n",
       name, $1, cpu, b/1e6/wall, l/wall, cpu/(b/1073741824), $4/1000 }' "$t"
+  awk -v name="$name" -v b="$bytes" '{ printf "%s\t%s\t%s\t%s\n", name, $1, ($2 + $3)/(b/1073741824), $4 }' "$t" >>"$results"
+}
+field() { # name, column (2 wall, 3 cpu-s/GiB, 4 rss KB)
+  awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$results"
+}
+out=target/throughput/list.csv
+state=target/throughput/state
+miner() { # name, threads, corpus, extra env...
+  local name=$1 threads=$2 corpus=$3; shift 3
+  measure "$name" env GREENLIGHT_QUIET=1 "$@" target/release/greenlight-miner --logs "$corpus" \
+    --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100
 }
 
+corpus=$(make_corpus "$mb")
+describe_corpus "$corpus"
+uptime
 measure "gzip -dc" sh -c 'gzip -dc "$@" >/dev/null' sh "${files[@]}"
 if command -v libdeflate-gunzip >/dev/null; then
   measure "libdeflate-gunzip -c" sh -c 'for f; do libdeflate-gunzip -c "$f"; done >/dev/null' sh "${files[@]}"
 fi
-out=target/throughput/list.csv
+miner "miner threads=1 (flate2 streaming)" 1 "$corpus" GREENLIGHT_INFLATE=stream
 for threads in 1 2; do
-  measure "greenlight-miner threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
-    --logs "$corpus" --date "$day" --out "$out" --threads "$threads" --max-error-rate 100
+  miner "miner threads=$threads" "$threads" "$corpus"
 done
+uptime
+
+echo "ratios:"
+if [ -n "$(field "libdeflate-gunzip -c" 3)" ]; then
+  awk -v m="$(field "miner threads=1" 3)" -v s="$(field "miner threads=1 (flate2 streaming)" 3)" \
+    -v d="$(field "libdeflate-gunzip -c" 3)" 'BEGIN {
+    printf "  miner/libdeflate CPU-s per GiB: %.2f (target <= 1.3); flate2-streaming miner/libdeflate: %.2f\n", m/d, s/d }'
+fi
+awk -v a="$(field "miner threads=1" 2)" -v b="$(field "miner threads=2" 2)" 'BEGIN {
+  printf "  wall t1/t2: %.2f (target >= 1.8 on 2 idle cores)\n", a/(b > 0 ? b : 0.01) }'
+
+if [ -n "$big_mb" ]; then
+  small_rss=$(field "miner threads=2" 4)
+  small_files=("${files[@]}") small_bytes=$bytes small_lines=$lines
+  big=$(make_corpus "$big_mb")
+  describe_corpus "$big"
+  miner "miner threads=2 big corpus" 2 "$big"
+  awk -v s="$small_rss" -v b="$(field "miner threads=2 big corpus" 4)" 'BEGIN {
+    printf "  peak RSS %d MB corpus / %d MB corpus: %.3f (target <= 1.10)\n", '"$big_mb"', '"$mb"', b/s }'
+  rm -rf "$big" "$big.done"
+  files=("${small_files[@]}") bytes=$small_bytes lines=$small_lines
+fi
 
 # The same day read from a local S3-compatible server (moto, installed by `bash .ci/test`),
-# for the S3-vs-folder ratio. Skipped, with a note, when moto is not installed.
-if [ -x target/moto-venv/bin/moto_server ]; then
+# for the S3-vs-folder ratio.
+if [ -n "$s3" ]; then
+  if [ ! -x target/moto-venv/bin/moto_server ]; then
+    echo "(moto not installed: run 'bash .ci/test' once for the S3 figures)"
+    exit 0
+  fi
   port=$(target/moto-venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   target/moto-venv/bin/moto_server -H 127.0.0.1 -p "$port" >/dev/null 2>&1 &
   moto_pid=$!
@@ -72,10 +188,8 @@ for d, _, files in os.walk(root):
         s3.upload_file(p, "bench", os.path.relpath(p, root))
 PY
   for threads in 1 2; do
-    measure "greenlight-miner s3 threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
+    measure "miner s3 threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
       --logs s3://bench --s3-endpoint "http://127.0.0.1:$port" --date "$day" --out "$out" \
-      --threads "$threads" --max-error-rate 100
+      --state "$state" --threads "$threads" --max-error-rate 100
   done
-else
-  echo "(moto not installed: run 'bash .ci/test' once for the S3 figures)"
 fi

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example synth -- --out DIR [--seed N] [--first-day YYYY-MM-DD] [--days N]
 //!     [--nodes N] [--objects-per-node-per-day N] [--lines-per-object N] [--truth FILE]
+//!     [--long-tail-per-mille N] [--long-tail-values N] [--fields N]
 //! ```
 
 use std::path::PathBuf;
@@ -40,6 +41,16 @@ struct Args {
     garbage_per_day: u32,
     #[arg(long, default_value_t = 3)]
     lines_across_midnight: u32,
+    /// Per mille of kept requests that go to the long tail of URLs.
+    #[arg(long, default_value_t = 200)]
+    long_tail_per_mille: u32,
+    /// Distinct numbers a long-tail URL draws from (three URL shapes each). Small enough for
+    /// the volume, the distinct URLs stay the same however many lines are written.
+    #[arg(long, default_value_t = 900_000)]
+    long_tail_values: u32,
+    /// Write every parseable line with this many fields (20-36) instead of a mix of layouts.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(20..=36))]
+    fields: Option<u16>,
     /// Also write the truth (expected mining results) as JSON to this file.
     #[arg(long)]
     truth: Option<PathBuf>,
@@ -59,7 +70,9 @@ fn main() -> ExitCode {
         lb_name: a.lb_name,
         garbage_per_day: a.garbage_per_day,
         lines_across_midnight: a.lines_across_midnight,
-        ..SynthConfig::default()
+        long_tail_per_mille: a.long_tail_per_mille,
+        long_tail_values: a.long_tail_values,
+        fields: a.fields.map(usize::from),
     };
     if let Ok(mut entries) = std::fs::read_dir(&a.out)
         && entries.next().is_some()

@@ -86,6 +86,9 @@ pub struct SynthConfig {
     /// Distinct numbers a long-tail URL draws from (three URL shapes each; default 900 000).
     /// Raise it with `long_tail_per_mille` for a day of a million distinct URLs.
     pub long_tail_values: u32,
+    /// When set, every parseable line has this many fields (20 to 36; a line kind that needs
+    /// more, e.g. a `Severe` classification, gets its minimum) instead of the mix of layouts.
+    pub fields: Option<usize>,
 }
 
 impl Default for SynthConfig {
@@ -104,6 +107,7 @@ impl Default for SynthConfig {
             lines_across_midnight: 3,
             long_tail_per_mille: 200,
             long_tail_values: 900_000,
+            fields: None,
         }
     }
 }
@@ -167,7 +171,9 @@ pub fn generate(
         ),
         lb_id: ident.lb_id.clone(),
         base,
-        lines: LineGen::new(ident).long_tail(cfg.long_tail_per_mille, cfg.long_tail_values),
+        lines: LineGen::new(ident)
+            .long_tail(cfg.long_tail_per_mille, cfg.long_tail_values)
+            .fixed_fields(cfg.fields),
         rng,
         truth: Truth::default(),
         object_count: 0,

@@ -1,10 +1,13 @@
-//! The parallel streaming scan: log objects -> gunzip -> lines -> records -> filter -> tally.
+//! The parallel scan: log objects -> gunzip -> lines -> records -> filter -> tally.
 //!
-//! Objects are scanned in parallel with rayon, each on one thread, each inflated as a stream
-//! (`MultiGzDecoder`: ALB objects may hold several gzip members) through a fixed-size buffer, so
-//! memory is bounded by the number of threads and the number of distinct URLs, never by the size
-//! of an object. Lines are parsed in place (no copy per line). Every thread keeps its own
-//! [`Tally`] and [`ScanStats`]; they are merged once at the end.
+//! Objects are scanned in parallel with rayon, each on one thread. A local object of at most
+//! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole and inflated whole with libdeflate
+//! ([`inflate`]) into a buffer the thread reuses (the cheapest inflate there is); larger objects,
+//! S3 bodies and damaged objects are inflated as a stream (`MultiGzDecoder`: ALB objects may hold
+//! several gzip members) through a fixed-size buffer. So memory is bounded by the number of
+//! threads, the size limit and the number of distinct URLs, never by the size of the input.
+//! Lines are parsed in place (no copy per line). Every thread keeps its own [`Tally`] and
+//! [`ScanStats`]; they are merged once at the end.
 //!
 //! A corrupt or truncated object does not stop the run: it is recorded as an
 //! [`ObjectFailure`] with its key, and the complete lines decoded before the damage are kept
@@ -21,13 +24,25 @@ use flate2::bufread::MultiGzDecoder;
 use rayon::prelude::*;
 
 use crate::alb::parse_line;
-use crate::source::LogObject;
+use crate::source::{LogObject, ObjectLocation};
+
+mod inflate;
+use inflate::WholeInflater;
 
 use super::filter::{Policy, Reject, Scratch};
 use super::tally::{Tally, agent_rank, usable_agent};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
+
+/// Local objects up to this size (compressed) are read and inflated whole.
+pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 4 << 20;
+
+/// The most a whole-inflated object may expand to; beyond it the object is streamed instead
+/// (through the gzip-bomb guard, and through the 1 MiB scan buffer, so a huge line is never
+/// held). With the compressed limit, this bounds each thread's buffers (~20 MiB); it is below
+/// [`INFLATE_FREE_BYTES`], so the whole path never inflates past what any object may produce.
+pub const WHOLE_OBJECT_MAX_UNCOMPRESSED: usize = 16 << 20;
 
 /// Lines longer than this are not ALB lines (the user agent is cut at 8 KB and a request line
 /// is far shorter than this): they are skipped and counted, and memory stays flat.
@@ -152,14 +167,25 @@ impl ScanStats {
 
     fn parse_error(&mut self, reason: &'static str, key: &str, line: u64, message: String) {
         *self.parse_errors.entry(reason).or_default() += 1;
-        if self.parse_error_examples.len() < MAX_EXAMPLES {
-            self.parse_error_examples.push(LineError {
+        // Keep the first examples by (key, line), sorted: which ones a thread keeps must not
+        // depend on the order it happened to scan its objects in.
+        let examples = &mut self.parse_error_examples;
+        let at = examples.partition_point(|e| (e.key.as_str(), e.line) < (key, line));
+        if at >= MAX_EXAMPLES {
+            return;
+        }
+        if examples.len() >= MAX_EXAMPLES {
+            examples.pop();
+        }
+        examples.insert(
+            at,
+            LineError {
                 key: key.to_owned(),
                 line,
                 reason,
                 message,
-            });
-        }
+            },
+        );
     }
 }
 
@@ -170,27 +196,45 @@ struct Worker<'p> {
     stats: ScanStats,
     buf: Vec<u8>,
     scratch: Scratch,
+    /// For whole objects: the libdeflate state, the compressed bytes and the inflated bytes.
+    whole: Option<WholeInflater>,
+    compressed: Vec<u8>,
+    inflated: Vec<u8>,
+    /// Whether streamed objects are inflated on a thread of their own (see
+    /// [`Worker::scan_pipelined`]): when the run has two threads or more.
+    pipeline: bool,
 }
 
 /// Scans `objects` in parallel on the current rayon pool. `on_object_done` is called after each
 /// object with its compressed size (for progress reporting).
+///
+/// One [`Worker`] per pool thread takes objects from a shared queue, largest first (so the run
+/// does not end waiting on one big object started last), and keeps its tally and buffers from
+/// object to object: tallies are merged once per thread, not once per object.
 pub fn scan_objects(
     objects: &[LogObject],
     policy: &Policy,
     on_object_done: &(dyn Fn(&LogObject) + Sync),
 ) -> (Tally, ScanStats) {
-    let (tally, mut stats) = objects
-        .par_iter()
+    let mut order: Vec<&LogObject> = objects.iter().collect();
+    order.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.key.cmp(&b.key)));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = rayon::current_num_threads().clamp(1, objects.len().max(1));
+    let (tally, mut stats) = (0..threads)
+        .into_par_iter()
         .with_max_len(1)
-        .fold(
-            || Worker::new(policy),
-            |mut w, obj| {
+        .map(|_| {
+            let mut w = Worker {
+                pipeline: rayon::current_num_threads() >= 2,
+                ..Worker::new(policy)
+            };
+            while let Some(obj) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            {
                 w.scan(obj);
                 on_object_done(obj);
-                w
-            },
-        )
-        .map(|w| (w.tally, w.stats))
+            }
+            (w.tally, w.stats)
+        })
         .reduce(
             || (Tally::default(), ScanStats::default()),
             |(mut ta, mut sa), (tb, sb)| {
@@ -209,6 +253,87 @@ pub fn scan_object(obj: &LogObject, policy: &Policy) -> (Tally, ScanStats) {
     w.scan(obj);
     w.stats.finish();
     (w.tally, w.stats)
+}
+
+/// Inflated chunks in flight between the inflating thread and the parsing one.
+const PIPELINE_DEPTH: usize = 4;
+
+/// An inflated chunk; an empty one marks the clean end of the stream.
+type Chunk = std::io::Result<Vec<u8>>;
+
+/// The inflating side of [`Worker::scan_pipelined`]: fills chunks (recycled from `empty`) from
+/// `stream` and sends them, then the end marker or the error. Stops when the parse hangs up.
+fn inflate_chunks(
+    mut stream: impl Read,
+    full: &std::sync::mpsc::SyncSender<Chunk>,
+    empty: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut chunk = empty.try_recv().unwrap_or_default();
+        chunk.resize(CHUNK, 0);
+        let mut filled = 0;
+        let mut error = None;
+        while filled < chunk.len() {
+            match stream.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        let at_end = filled < chunk.len();
+        chunk.truncate(filled);
+        if filled > 0 && full.send(Ok(chunk)).is_err() {
+            return;
+        }
+        if let Some(e) = error {
+            let _ = full.send(Err(e));
+            return;
+        }
+        if at_end {
+            let _ = full.send(Ok(Vec::new()));
+            return;
+        }
+    }
+}
+
+/// The parsing side of [`Worker::scan_pipelined`]: the inflated bytes as a [`Read`], handing
+/// each chunk back for reuse once read. An inflating thread that vanishes without the end
+/// marker is an error, never a silent end of the object.
+struct ChunkReader {
+    full: std::sync::mpsc::Receiver<Chunk>,
+    empty: std::sync::mpsc::Sender<Vec<u8>>,
+    chunk: Vec<u8>,
+    pos: usize,
+    ended: bool,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.chunk.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            let used = std::mem::take(&mut self.chunk);
+            if used.capacity() > 0 {
+                let _ = self.empty.send(used);
+            }
+            self.pos = 0;
+            match self.full.recv() {
+                Ok(Ok(chunk)) if chunk.is_empty() => self.ended = true,
+                Ok(Ok(chunk)) => self.chunk = chunk,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(std::io::Error::other("the inflating thread stopped")),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Counts the bytes read from the underlying (compressed) stream.
@@ -262,14 +387,148 @@ impl<'p> Worker<'p> {
             stats: ScanStats::default(),
             buf: Vec::new(),
             scratch: Scratch::default(),
+            whole: if whole_inflate_enabled() {
+                WholeInflater::new()
+            } else {
+                None
+            },
+            compressed: Vec::new(),
+            inflated: Vec::new(),
+            pipeline: false,
         }
     }
 
     fn scan(&mut self, obj: &LogObject) {
         self.stats.objects_read += 1;
         let mut lines = 0u64;
-        let result = match obj.open() {
+        let result = match &obj.location {
+            ObjectLocation::Local(path)
+                if obj.size <= WHOLE_OBJECT_MAX_COMPRESSED && self.whole.is_some() =>
+            {
+                self.scan_whole(path, &obj.key, &mut lines)
+            }
+            _ => self.scan_streamed(obj, &mut lines),
+        };
+        if let Err(error) = result {
+            self.stats.objects_failed += 1;
+            self.stats.failures.push(ObjectFailure {
+                key: obj.key.clone(),
+                lines_before: lines,
+                error,
+            });
+        }
+    }
+
+    /// Reads a local object whole and inflates it whole; an object libdeflate refuses (damaged,
+    /// or larger than the limit once inflated) is streamed from the bytes already read, so it
+    /// fails (or not) exactly as a streamed object would, keeping the lines before the damage.
+    fn scan_whole(
+        &mut self,
+        path: &std::path::Path,
+        key: &str,
+        lines: &mut u64,
+    ) -> Result<(), String> {
+        let mut compressed = std::mem::take(&mut self.compressed);
+        compressed.clear();
+        let read = std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut compressed))
+            .map_err(|e| format!("cannot open: {e}"));
+        let result = match read {
+            Err(e) => Err(e),
+            Ok(_) => {
+                let mut inflated = std::mem::take(&mut self.inflated);
+                let whole = match &mut self.whole {
+                    Some(w) => w
+                        .gunzip(&compressed, &mut inflated, WHOLE_OBJECT_MAX_UNCOMPRESSED)
+                        .is_ok(),
+                    None => false,
+                };
+                self.stats.compressed_bytes += compressed.len() as u64;
+                let result = if whole {
+                    self.stats.uncompressed_bytes += inflated.len() as u64;
+                    self.scan_lines(&inflated, key, lines)
+                } else {
+                    self.scan_guarded(&compressed[..], key, lines).0
+                };
+                self.inflated = inflated;
+                result
+            }
+        };
+        self.compressed = compressed;
+        result
+    }
+
+    /// Processes every line of an object's whole inflated bytes, exactly as
+    /// [`Worker::scan_stream`] does chunk by chunk.
+    fn scan_lines(&mut self, data: &[u8], key: &str, lines: &mut u64) -> Result<(), String> {
+        let mut start = 0;
+        while start < data.len() {
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
+            *lines += 1;
+            if end - start > MAX_LINE {
+                self.stats.lines += 1;
+                self.too_long(key, *lines);
+            } else {
+                self.line(&data[start..end], key, *lines)?;
+            }
+            start = end + 1;
+        }
+        Ok(())
+    }
+
+    fn scan_streamed(&mut self, obj: &LogObject, lines: &mut u64) -> Result<(), String> {
+        match obj.open() {
+            Ok(reader) if self.pipeline => {
+                let (result, compressed) = self.scan_pipelined(reader, &obj.key, lines);
+                self.stats.compressed_bytes += compressed;
+                result
+            }
             Ok(reader) => {
+                let (result, compressed) = self.scan_guarded(reader, &obj.key, lines);
+                self.stats.compressed_bytes += compressed;
+                result
+            }
+            Err(e) => Err(format!("cannot open: {e}")),
+        }
+    }
+
+    /// Streams compressed `reader` through the gzip decoder and the bomb guard
+    /// ([`InflateGuard`]) into [`Worker::scan_stream`]. Returns the result and the compressed
+    /// bytes read.
+    fn scan_guarded(
+        &mut self,
+        reader: impl Read,
+        key: &str,
+        lines: &mut u64,
+    ) -> (Result<(), String>, u64) {
+        let compressed = std::cell::Cell::new(0);
+        let counting = Counting {
+            inner: reader,
+            count: &compressed,
+        };
+        let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
+        let guarded = InflateGuard {
+            inner: MultiGzDecoder::new(buffered),
+            compressed: &compressed,
+            inflated: 0,
+        };
+        let result = self.scan_stream(guarded, key, lines);
+        (result, compressed.get())
+    }
+
+    /// Streams an object with the inflate on a thread of its own, a few chunks ahead of the
+    /// parse on this one: a single large object then keeps two cores busy instead of one.
+    /// Returns the result and the compressed bytes read. Memory: [`PIPELINE_DEPTH`] + 2 chunks.
+    fn scan_pipelined(
+        &mut self,
+        reader: Box<dyn Read + Send>,
+        key: &str,
+        lines: &mut u64,
+    ) -> (Result<(), String>, u64) {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel(PIPELINE_DEPTH);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|s| {
+            let inflater = s.spawn(move || {
                 let compressed = std::cell::Cell::new(0);
                 let counting = Counting {
                     inner: reader,
@@ -281,20 +540,22 @@ impl<'p> Worker<'p> {
                     compressed: &compressed,
                     inflated: 0,
                 };
-                let result = self.scan_stream(guarded, &obj.key, &mut lines);
-                self.stats.compressed_bytes += compressed.get();
-                result
-            }
-            Err(e) => Err(format!("cannot open: {e}")),
-        };
-        if let Err(error) = result {
-            self.stats.objects_failed += 1;
-            self.stats.failures.push(ObjectFailure {
-                key: obj.key.clone(),
-                lines_before: lines,
-                error,
+                inflate_chunks(guarded, &full_tx, &empty_rx);
+                compressed.get()
             });
-        }
+            let chunks = ChunkReader {
+                full: full_rx,
+                empty: empty_tx,
+                chunk: Vec::new(),
+                pos: 0,
+                ended: false,
+            };
+            // `scan_stream` drops the reader when it returns, so an inflater still at work sees
+            // the channel closed and stops.
+            let result = self.scan_stream(chunks, key, lines);
+            let compressed = inflater.join().unwrap_or(0);
+            (result, compressed)
+        })
     }
 
     /// Reads `stream` to its end, processing each complete line in place.
@@ -427,6 +688,13 @@ impl<'p> Worker<'p> {
         }
         Ok(())
     }
+}
+
+/// Whether local objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams
+/// every object instead: a benchmark knob (benches/throughput.sh compares both in one command).
+fn whole_inflate_enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| std::env::var_os("GREENLIGHT_INFLATE").is_none_or(|v| v != "stream"))
 }
 
 /// A gzip stream error in words a person can act on.

@@ -218,6 +218,8 @@ pub(crate) struct LineGen {
     counters: std::collections::BTreeMap<&'static str, usize>,
     tail_per_mille: usize,
     tail_values: u32,
+    /// Every parseable line gets this many fields (or its kind's minimum, if more).
+    fixed_fields: Option<usize>,
 }
 
 fn pick(rng: &mut ChaCha8Rng, n: usize) -> usize {
@@ -295,7 +297,15 @@ impl LineGen {
             counters: Default::default(),
             tail_per_mille: 200,
             tail_values: 900_000,
+            fixed_fields: None,
         }
+    }
+
+    /// Writes every parseable line with `fields` fields (at least its kind's minimum) instead
+    /// of the mix of layouts; `None` keeps the mix.
+    pub fn fixed_fields(mut self, fields: Option<usize>) -> Self {
+        self.fixed_fields = fields;
+        self
     }
 
     /// Sets the long tail's share of kept requests (per mille) and its number of values.
@@ -741,6 +751,9 @@ impl LineGen {
     }
 
     fn layout(&self, rng: &mut ChaCha8Rng, age: f64, min_fields: usize) -> usize {
+        if let Some(n) = self.fixed_fields {
+            return n.max(min_fields);
+        }
         let weight = |&(n, w): &(usize, f64)| if n <= 29 { w * (1.0 + 6.0 * age) } else { w };
         let total: f64 = LAYOUTS.iter().map(weight).sum();
         let mut x = rng.random::<f64>() * total;
