@@ -187,7 +187,10 @@ pub fn normalize(
     if scratch.len() - host_len - 1 > MAX_TARGET {
         return Err(Reject::BadUrl);
     }
-    has_credential = has_credential || looks_like_secret(target);
+    // Judged on the target as listed, not as logged: a secret inside a dropped tracking
+    // parameter is gone, and the tester's reader, which only sees the listed form, must reach
+    // the same verdict (the fuzzers check that both agree).
+    has_credential = has_credential || looks_like_secret(&scratch[host_len + 1..]);
     Ok(Normalized {
         scheme,
         port,
@@ -420,7 +423,13 @@ pub fn looks_like_secret(s: &[u8]) -> bool {
     let token_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
     memchr::memchr2_iter(b'A', b'e', s).any(|i| {
         let rest = &s[i..];
-        let boundary = i == 0 || !token_byte(s[i - 1]);
+        // A percent-escape before the token is a boundary too: `%FFeyJ...` decodes to a byte
+        // and then a JWT, and the listed (encoded) form must be flagged like the logged one.
+        let escaped = i >= 3
+            && s[i - 3] == b'%'
+            && s[i - 2].is_ascii_hexdigit()
+            && s[i - 1].is_ascii_hexdigit();
+        let boundary = i == 0 || !token_byte(s[i - 1]) || escaped;
         if rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA") {
             let id = rest.iter().take_while(|b| token_byte(**b)).count();
             return boundary
@@ -582,6 +591,8 @@ mod tests {
             "http://e.com/a?k=AKIAIOSFODNN7EXAMPLE",
             "http://e.com/keys/ASIAIOSFODNN7EXAMPLE",
             "http://e.com/a?t=eyJ.a.\x01\x01\x01\x01\x01\x01\x01",
+            "http://e.com/a?t=\u{ff}eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl:x",
+            "http://e.com/a?t=%FF%FFeyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
         ] {
             assert!(norm(url).unwrap().2.has_credential, "{url}");
         }
@@ -594,6 +605,8 @@ mod tests {
             "http://e.com/XAKIAIOSFODNN7EXAMPLE",
             "http://e.com/eyJ.a.b",
             "http://e.com/app.3f2a9c0d1e2b3a4f5e6d7c8b9a0f1e2d.js",
+            // Inside a dropped tracking parameter: the listed URL no longer holds it.
+            "http://e.com/a?fbclid=x?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl&p=2",
         ] {
             assert!(!norm(url).unwrap().2.has_credential, "{url}");
         }
