@@ -2,10 +2,11 @@
 //! client can put one (query keys, JWTs and AWS key ids in the query, the path and the user
 //! agent, `;jsessionid=`, lines the filter or the parser rejects for other reasons) go through
 //! the miner and then the tester, both at `GREENLIGHT_LOG=debug`; every output is searched for
-//! every seeded secret: the list, the miner's report, the tester's JSON and JUnit reports, both
-//! stderrs, and what the green listener (a recording server on loopback) received. The list is
-//! then edited by hand to hold seeded URLs too (the tester reads an untrusted file): they are
-//! refused, never sent, and shown only with their query values redacted.
+//! every seeded secret: the list, the miner's report and state (decompressed), the tester's JSON
+//! and JUnit reports, both stderrs, and what the green listener (a recording server on loopback)
+//! received. The list is then edited by hand to hold seeded URLs too (the tester reads an
+//! untrusted file): they are refused, never sent, and shown only with their query values
+//! redacted.
 //!
 //! Not treated as secrets (documented in SECURITY.md): long hex or base64 ids in paths (content
 //! hashes and record ids look the same and are what a replay is for).
@@ -93,6 +94,23 @@ fn grep_secrets(what: &str, text: &str, secrets: &[String]) {
     );
 }
 
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
+}
+
 fn read(p: &Path) -> String {
     String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()
 }
@@ -151,6 +169,30 @@ fn no_seeded_secret_reaches_a_list_a_report_a_log_or_the_wire() {
     let list_text = read(&list);
     grep_secrets("the list", &list_text, &secrets);
     assert!(list_text.contains("/agent/1") && list_text.contains("/agent/2"));
+    // The state (day files, gzip) holds no seeded secret either: it is kept for weeks and
+    // read by whoever can read the bucket.
+    let mut state_files = 0;
+    for file in files_under(&root.join("state")) {
+        let bytes = std::fs::read(&file).unwrap();
+        // A day file is a text header line, then a gzip body.
+        let gz = bytes.windows(3).position(|w| w == [0x1f, 0x8b, 0x08]);
+        let text = match gz {
+            Some(at) => {
+                let mut out = bytes[..at].to_vec();
+                let mut body = flate2::read::MultiGzDecoder::new(&bytes[at..]);
+                std::io::Read::read_to_end(&mut body, &mut out).unwrap();
+                out
+            }
+            None => bytes,
+        };
+        grep_secrets(
+            &format!("the state file {}", file.display()),
+            &String::from_utf8_lossy(&text),
+            &secrets,
+        );
+        state_files += 1;
+    }
+    assert!(state_files > 0, "the run wrote its state");
 
     // The tester on the miner's list, then on a hand-edited copy holding seeded URLs.
     let green = Recorder::start(|_| Canned::new(200, "ok"));

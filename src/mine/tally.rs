@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::normalize::{Normalized, Scheme};
+use super::normalize::{Normalized, Scheme, looks_like_secret};
 
 /// What one URL was seen doing during the day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,10 +100,15 @@ impl UrlStats {
         }
     }
 
-    /// Keeps `agent` if its rank is the lowest seen (ties: the smaller agent).
+    /// Keeps `agent` if its rank is the lowest seen (ties: the smaller agent), unless it looks
+    /// like a secret (an AWS key id or a JWT, [`looks_like_secret`]): such an agent is never
+    /// kept, so it reaches neither the state nor the list. Judged only when an agent would be
+    /// kept (rarely: the lowest rank of a URL's hits changes about ln(hits) times), not on every
+    /// hit; and since it depends on the agent alone, the result is still order independent.
     pub fn offer_agent(&mut self, rank: u64, agent: &[u8]) {
         match &self.agent {
             Some(a) if (a.rank, &*a.agent) <= (rank, agent) => {}
+            _ if looks_like_secret(agent) => {}
             _ => {
                 self.agent = Some(SampledAgent {
                     rank,
@@ -435,6 +440,21 @@ mod tests {
         for formula in ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)"] {
             assert_eq!(usable_agent(formula.as_bytes()), None, "{formula}");
         }
+    }
+
+    #[test]
+    fn an_agent_shaped_like_a_secret_is_never_kept() {
+        let mut s = UrlStats::default();
+        s.offer_agent(5, b"curl/8.0");
+        s.offer_agent(1, b"aws-cli/2.0 AKIAIOSFODNN7EXAMPLE");
+        s.offer_agent(2, b"x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl");
+        assert_eq!(
+            s.agent.as_ref().map(|a| &a.agent[..]),
+            Some(&b"curl/8.0"[..])
+        );
+        let mut only_secret = UrlStats::default();
+        only_secret.offer_agent(1, b"aws-cli/2.0 AKIAIOSFODNN7EXAMPLE");
+        assert!(only_secret.agent.is_none());
     }
 
     #[test]
