@@ -106,6 +106,30 @@ fn settings_from_environment_give_the_same_list_as_flags() {
     assert_eq!(report["urls"]["max_urls"], 100);
 }
 
+/// The sharded run's jobs start minutes or hours apart; all get the state machine's start time
+/// (`$$.Execution.StartTime`, millisecond RFC 3339) and mine the day before it, whatever the
+/// clock says when each job starts.
+#[test]
+fn without_a_date_the_day_before_the_run_time_is_mined() {
+    for (run_time, day) in [
+        ("2026-03-03T00:05:00.123Z", DAY),
+        ("2026-03-02T23:59:59.999Z", "2026-03-01"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = command(env!("CARGO_BIN_EXE_greenlight-miner"))
+            .env("GREENLIGHT_LOGS", FIXTURES)
+            .env("GREENLIGHT_RUN_TIME", run_time)
+            .env("GREENLIGHT_STATE", dir.path().join("state"))
+            .env("GREENLIGHT_OUT", dir.path().join("list.csv"))
+            .env("GREENLIGHT_LOG_FORMAT", "json")
+            .output()
+            .unwrap();
+        let events = json_lines(&o);
+        let done = finished(&events, "greenlight-miner finished");
+        assert_eq!(done["day"], day, "{run_time}: {events:?}");
+    }
+}
+
 #[test]
 fn the_environment_narrows_and_an_empty_variable_does_not() {
     let dir = tempfile::tempdir().unwrap();

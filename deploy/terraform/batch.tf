@@ -3,8 +3,9 @@
 # GREENLIGHT_SHARDS), each writing a partial tally to the state prefix; then one
 # `greenlight-miner merge` job combines them into the day's tally and writes the list. A Step
 # Functions state machine runs the two in order (AWS's own schedulers; nothing home-made).
-# The nightly schedule starts it with {} (yesterday); a rerun of one day passes
-# {"date": "YYYY-MM-DD"} (GREENLIGHT_DATE).
+# The nightly schedule starts it with {} (the day before the execution's start time, passed to
+# every job as GREENLIGHT_RUN_TIME); a rerun of one day passes {"date": "YYYY-MM-DD"}
+# (GREENLIGHT_DATE).
 
 # The container writes nothing locally (state, list and report are S3 objects), so its root
 # filesystem is read-only and it needs no scratch volume.
@@ -197,6 +198,11 @@ locals {
     JobDefinition = one(aws_batch_job_definition.merge[*].arn)
   }
   date_override = { Environment = [{ Name = "GREENLIGHT_DATE", "Value.$" = "$.date" }] }
+  # Without a date, every job mines the day before the execution's start (not before its own
+  # start): shards that run past midnight and the merge after them still agree on the day.
+  run_time_override = {
+    Environment = [{ Name = "GREENLIGHT_RUN_TIME", "Value.$" = "$$.Execution.StartTime" }]
+  }
 }
 
 resource "aws_sfn_state_machine" "sharded" {
@@ -204,8 +210,8 @@ resource "aws_sfn_state_machine" "sharded" {
   name     = "${var.name}-sharded-miner"
   role_arn = aws_iam_role.sharded_run[0].arn
 
-  # Without "date" in the input each job mines yesterday (UTC); with {"date": "YYYY-MM-DD"} the
-  # jobs get GREENLIGHT_DATE. Each job is waited for (.sync); a failed shard fails the run
+  # Without "date" in the input each job mines the day before the execution started (UTC,
+  # GREENLIGHT_RUN_TIME); with {"date": "YYYY-MM-DD"} the jobs get GREENLIGHT_DATE. Each job is waited for (.sync); a failed shard fails the run
   # before the merge, so no list is built from a partial day.
   definition = jsonencode({
     Comment = "greenlight: mine a day in ${var.batch_shards} shards, then merge and write the list"
@@ -219,14 +225,14 @@ resource "aws_sfn_state_machine" "sharded" {
       Shards = {
         Type       = "Task"
         Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
-        Parameters = local.shards_job
+        Parameters = merge(local.shards_job, { ContainerOverrides = local.run_time_override })
         ResultPath = null
         Next       = "Merge"
       }
       Merge = {
         Type       = "Task"
         Resource   = "arn:${local.partition}:states:::batch:submitJob.sync"
-        Parameters = local.merge_job
+        Parameters = merge(local.merge_job, { ContainerOverrides = local.run_time_override })
         End        = true
       }
       ShardsOfDate = {

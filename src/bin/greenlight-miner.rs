@@ -84,6 +84,13 @@ struct Args {
     )]
     date: Option<NaiveDate>,
 
+    /// The run's reference instant (RFC 3339, e.g. 2026-03-03T00:05:00Z): without --date, the
+    /// day mined is the one before it (UTC). For jobs of one run that start at different
+    /// times: the shards and the merge of a sharded run all get the state machine's start time,
+    /// so a run that crosses midnight still mines one day. Default: now.
+    #[arg(long, env = "GREENLIGHT_RUN_TIME", value_name = "RFC3339")]
+    run_time: Option<chrono::DateTime<Utc>>,
+
     /// Mine every day from this one to --to (or --date) in order, each as its nightly run
     /// would, and build the list as of the last.
     #[arg(long, value_name = "YYYY-MM-DD")]
@@ -316,10 +323,9 @@ fn config(mut args: Args) -> Result<MinerConfig, String> {
         list.retain(|v| !v.trim().is_empty());
     }
     let mode = mode(&args, |k| std::env::var(k).ok())?;
-    let day = args
-        .to
-        .or(args.date)
-        .unwrap_or_else(|| Utc::now().date_naive() - chrono::Days::new(1));
+    let day = args.to.or(args.date).unwrap_or_else(|| {
+        args.run_time.unwrap_or_else(Utc::now).date_naive() - chrono::Days::new(1)
+    });
     if let Some(from) = args.from
         && from > day
     {
