@@ -170,20 +170,52 @@ impl ParseError {
     }
 }
 
-/// `take_until` for a single byte, as a `nom` parser that calls `memchr` directly. (nom 8's
-/// generic `take_until` on `&[u8]` also ends in `memchr` for a one-byte needle, but through
+/// `take_until` for a single byte, as a `nom` parser that calls [`find_byte`] directly. (nom
+/// 8's generic `take_until` on `&[u8]` also ends in `memchr` for a one-byte needle, but through
 /// `FindSubstring` and `Input::take_from` calls that are not inlined: ~15% of the parse time.)
-/// Fails (with the free error `()`) when the byte does not occur. (A plain loop over the first
-/// 8 or 16 bytes before `memchr`, for the many short fields, measured 10-20% slower.)
+/// Fails (with the free error `()`) when the byte does not occur.
 #[inline]
 fn until<const B: u8>(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
-    match memchr(B, input) {
+    match find_byte::<B>(input) {
         Some(i) => {
             let (before, from) = input.split_at(i);
             Ok((from, before))
         }
         None => Err(nom::Err::Error(())),
     }
+}
+
+/// Bytes [`find_byte`] looks at eight at a time, inline, before it calls `memchr`.
+const SHORT_FIELD: usize = 32;
+
+/// The first `B` in `hay`. Most fields are short (a status, a time, an address: under
+/// [`SHORT_FIELD`] bytes), and for them the set-up of a `memchr` call (dispatch, alignment,
+/// tail handling: ~25% of the miner's CPU at one call per field) costs more than the search;
+/// so the first bytes are searched here eight at a time in a `u64` (SWAR, safe code), and only
+/// a longer field (user agent, request, ARN) goes on to `memchr`'s vector loop. (A plain byte
+/// loop over the first 8 or 16 bytes instead measured 10-20% slower than `memchr` alone.)
+#[inline(always)]
+fn find_byte<const B: u8>(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let splat = ONES * u64::from(B);
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    while at < SHORT_FIELD {
+        let Some(word) = words.next() else { break };
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes) ^ splat;
+        // 0x80 in exactly the bytes of `x` that are zero (no borrow between bytes: the sum
+        // of two 7-bit values fits in 8 bits), i.e. where `B` is.
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = hay.get(at..)?;
+    memchr(B, rest).map(|i| at + i)
 }
 
 /// `"content"`: the content may hold spaces but never a `"`.
@@ -594,6 +626,25 @@ mod tests {
         assert_eq!(status(b"000"), Some(0));
         for bad in [&b""[..], b"-", b"20", b"2000", b"2x0", b"+20"] {
             assert_eq!(status(bad), None);
+        }
+    }
+
+    #[test]
+    fn find_byte_agrees_with_memchr() {
+        // Every position of the needle (and none) in haystacks around the word and SHORT_FIELD
+        // boundaries, with bytes that differ from the needle in one bit (borrow cases).
+        for len in 0..80 {
+            for at in (0..len).map(Some).chain([None]) {
+                let mut hay: Vec<u8> = (0..len).map(|i| [b'!', b'\xa0', b'0', 0][i % 4]).collect();
+                if let Some(at) = at {
+                    hay[at] = b' ';
+                    if at + 3 < len {
+                        hay[at + 3] = b' ';
+                    }
+                }
+                assert_eq!(find_byte::<b' '>(&hay), memchr(b' ', &hay), "{hay:?}");
+                assert_eq!(find_byte::<b'"'>(&hay), memchr(b'"', &hay), "{hay:?}");
+            }
         }
     }
 
