@@ -175,3 +175,15 @@ proptest::proptest! {
 fn a_value_that_encoding_gives_a_jwt_shape_is_flagged() {
     invariants::normalize_holds(b"0http://e.com/?t=eyJ.a.\x01\x01\x01\x01\x01\x01\x01");
 }
+
+/// Finding (`fixtures/fuzz/normalize/crash-309163…`): a bracketed host of 400 hex digits and
+/// colons was an IPv6 literal to the normaliser and a bad host to the tester's list reader
+/// (longer than any host it takes). The normaliser now refuses a bracketed host longer than the
+/// longest textual IPv6 address (45 bytes).
+#[test]
+fn an_ipv6_literal_longer_than_any_address_is_refused() {
+    let mut url = b"0http://[::".to_vec();
+    url.extend_from_slice(&[b'f'; 400]);
+    url.extend_from_slice(b"]:80/lita-data/");
+    invariants::normalize_holds(&url);
+}

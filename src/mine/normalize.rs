@@ -248,11 +248,17 @@ fn parse_port(digits: &[u8]) -> Option<u16> {
     u16::try_from(v).ok().filter(|&p| p != 0)
 }
 
+/// Longest textual IPv6 address: six groups of four hex digits and a dotted IPv4 tail.
+const MAX_IPV6_TEXT: usize = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".len();
+
 /// Classifies a host, or `None` when it is not a valid host at all.
 fn host_kind(host: &[u8]) -> Option<HostKind> {
     if host[0] == b'[' {
         let inner = &host[1..host.len() - 1];
+        // The longest textual IPv6 address is 45 bytes (`ffff:…:ffff:255.255.255.255`); anything
+        // longer is no address, and no list reader would take it as a host.
         let ok = !inner.is_empty()
+            && inner.len() <= MAX_IPV6_TEXT
             && inner
                 .iter()
                 .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'));
@@ -640,9 +646,14 @@ mod tests {
             "http://2130706433/",
             "http://foo.0x7f/",
             "http://www.example.1/",
+            "http://[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]/",
         ] {
             assert_eq!(norm(url).unwrap().2.host_kind, HostKind::IpLiteral, "{url}");
         }
+        // Fuzz finding: a bracketed "address" of hundreds of hex digits was an IP literal to the
+        // miner and a bad host to the list reader. No IPv6 address is longer than 45 bytes.
+        let long = format!("http://[::{}]/", "a".repeat(44));
+        assert!(norm(&long).is_err(), "{long}");
         assert_eq!(
             norm("http://[::1]:8080/").unwrap().0,
             "[::1]:8080",
