@@ -300,7 +300,7 @@ impl TallyWriter {
         buf.extend_from_slice(&key[shared..]);
         put_varint(buf, s.hits);
         put_varint(buf, s.statuses.len() as u64);
-        for &(c, n) in &s.statuses {
+        for (c, n) in s.statuses.iter() {
             put_varint(buf, u64::from(c));
             put_varint(buf, n);
         }
@@ -309,7 +309,7 @@ impl TallyWriter {
         put_varint(buf, s.target_us_sum);
         put_varint(buf, s.target_us_max);
         put_varint(buf, s.latency_hist.len() as u64);
-        for &(b, n) in &s.latency_hist {
+        for (b, n) in s.latency_hist.iter() {
             buf.push(b);
             put_varint(buf, n);
         }
@@ -672,7 +672,7 @@ impl DayReader {
         for _ in 0..n {
             let code = inp.small(999, "status")? as u16;
             let hits = inp.varint()?;
-            s.statuses.push((code, hits));
+            s.statuses.add(code, hits);
         }
         s.http_hits = inp.varint()?;
         s.https_hits = s
@@ -687,7 +687,7 @@ impl DayReader {
         for _ in 0..n {
             let b = inp.byte()?;
             let hits = inp.varint()?;
-            s.latency_hist.push((b, hits));
+            s.latency_hist.add(b, hits);
         }
         s.first_second = inp.small(86_399, "first second")? as u32;
         s.last_second = s.first_second + inp.small(86_399, "seconds")? as u32;

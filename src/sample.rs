@@ -589,7 +589,7 @@ mod tests {
             key: format!("{host} {target}").into_bytes(),
             stats: UrlStats {
                 hits,
-                statuses: vec![(200, hits)],
+                statuses: [(200, hits)].into_iter().collect(),
                 https_hits: hits,
                 ..UrlStats::default()
             },
