@@ -30,7 +30,7 @@ mod inflate;
 use inflate::WholeInflater;
 
 use super::filter::{Policy, Reject, Scratch};
-use super::tally::{Tally, agent_rank, usable_agent};
+use super::tally::{Tally, agent_rank};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
@@ -676,13 +676,16 @@ impl<'p> Worker<'p> {
                 let status = rec.elb_status_code.unwrap_or_default();
                 let target_us = rec.target_us();
                 let second = rec.second_of_day();
-                let agent = rec.user_agent.decode();
-                let agent = usable_agent(&agent).map(|a| {
-                    let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
-                    (rank, a)
-                });
-                self.tally
-                    .record(&self.scratch.url, &url, status, target_us, second, agent);
+                let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
+                self.tally.record_logged(
+                    &self.scratch.url,
+                    &url,
+                    status,
+                    target_us,
+                    second,
+                    rank,
+                    rec.user_agent.raw(),
+                );
             }
             Err(reason) => self.stats.rejected[reason as usize] += 1,
         }
