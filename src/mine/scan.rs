@@ -336,6 +336,23 @@ impl Read for ChunkReader {
     }
 }
 
+/// The inflated stream of compressed `reader`: every gzip member in turn, through the bomb
+/// guard ([`InflateGuard`]); `compressed` counts the compressed bytes read.
+fn gunzip_guarded<'c, R: Read + 'c>(
+    reader: R,
+    compressed: &'c std::cell::Cell<u64>,
+) -> impl Read + 'c {
+    let counting = Counting {
+        inner: reader,
+        count: compressed,
+    };
+    InflateGuard {
+        inner: MultiGzDecoder::new(std::io::BufReader::with_capacity(256 * 1024, counting)),
+        compressed,
+        inflated: 0,
+    }
+}
+
 /// Counts the bytes read from the underlying (compressed) stream.
 struct Counting<'c, R> {
     inner: R,
@@ -502,17 +519,7 @@ impl<'p> Worker<'p> {
         lines: &mut u64,
     ) -> (Result<(), String>, u64) {
         let compressed = std::cell::Cell::new(0);
-        let counting = Counting {
-            inner: reader,
-            count: &compressed,
-        };
-        let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
-        let guarded = InflateGuard {
-            inner: MultiGzDecoder::new(buffered),
-            compressed: &compressed,
-            inflated: 0,
-        };
-        let result = self.scan_stream(guarded, key, lines);
+        let result = self.scan_stream(gunzip_guarded(reader, &compressed), key, lines);
         (result, compressed.get())
     }
 
@@ -530,17 +537,7 @@ impl<'p> Worker<'p> {
         std::thread::scope(|s| {
             let inflater = s.spawn(move || {
                 let compressed = std::cell::Cell::new(0);
-                let counting = Counting {
-                    inner: reader,
-                    count: &compressed,
-                };
-                let buffered = std::io::BufReader::with_capacity(256 * 1024, counting);
-                let guarded = InflateGuard {
-                    inner: MultiGzDecoder::new(buffered),
-                    compressed: &compressed,
-                    inflated: 0,
-                };
-                inflate_chunks(guarded, &full_tx, &empty_rx);
+                inflate_chunks(gunzip_guarded(reader, &compressed), &full_tx, &empty_rx);
                 compressed.get()
             });
             let chunks = ChunkReader {
