@@ -674,14 +674,13 @@ impl<'p> Worker<'p> {
                 let target_us = rec.target_us();
                 let second = rec.second_of_day();
                 let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
-                self.tally.record_logged(
+                self.tally.record(
                     &self.scratch.url,
                     &url,
                     status,
                     target_us,
                     second,
-                    rank,
-                    rec.user_agent.raw(),
+                    Some((rank, rec.user_agent.raw())),
                 );
             }
             Err(reason) => self.stats.rejected[reason as usize] += 1,

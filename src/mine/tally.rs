@@ -365,7 +365,10 @@ pub struct Tally {
 }
 
 impl Tally {
-    /// Counts one admitted request. `key` is the normaliser's scratch buffer.
+    /// Counts one admitted request. `key` is the normaliser's scratch buffer; `agent` is the
+    /// hit's rank ([`agent_rank`]) and its user agent as logged (`\xHH`-escaped). The agent is
+    /// decoded and checked ([`usable_agent`]) only when its rank could win, about ln(hits)
+    /// times per URL instead of on every hit.
     pub fn record(
         &mut self,
         key: &[u8],
@@ -375,57 +378,19 @@ impl Tally {
         second: u32,
         agent: Option<(u64, &[u8])>,
     ) {
-        self.record_with(key, url, status, target_us, second, |stats| {
-            if let Some((rank, a)) = agent {
-                stats.offer_agent(rank, a);
-            }
-        });
-    }
-
-    /// [`Tally::record`] with the user agent as logged (`\xHH`-escaped) and the hit's rank
-    /// ([`agent_rank`]): the agent is decoded and checked ([`usable_agent`]) only when its rank
-    /// could win, about ln(hits) times per URL instead of on every hit. Same result as decoding
-    /// first and passing only a usable agent to [`Tally::record`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_logged(
-        &mut self,
-        key: &[u8],
-        url: &Normalized,
-        status: u16,
-        target_us: Option<u64>,
-        second: u32,
-        rank: u64,
-        logged_agent: &[u8],
-    ) {
-        self.record_with(key, url, status, target_us, second, |stats| {
-            if stats.agent.as_ref().is_some_and(|a| a.rank < rank) {
-                return;
-            }
-            let decoded = crate::alb::record::decode_escapes(logged_agent);
-            if let Some(a) = usable_agent(&decoded) {
-                stats.offer_agent(rank, a);
-            }
-        });
-    }
-
-    fn record_with(
-        &mut self,
-        key: &[u8],
-        url: &Normalized,
-        status: u16,
-        target_us: Option<u64>,
-        second: u32,
-        offer: impl FnOnce(&mut UrlStats),
-    ) {
-        if let Some(stats) = self.urls.get_mut(key) {
-            stats.record(status, url.scheme, target_us, second);
-            offer(stats);
+        let stats = match self.urls.get_mut(key) {
+            Some(stats) => stats,
+            None => self.urls.entry(key.into()).or_default(),
+        };
+        stats.record(status, url.scheme, target_us, second);
+        let Some((rank, logged)) = agent else { return };
+        if stats.agent.as_ref().is_some_and(|a| a.rank < rank) {
             return;
         }
-        let mut stats = UrlStats::default();
-        stats.record(status, url.scheme, target_us, second);
-        offer(&mut stats);
-        self.urls.insert(key.into(), stats);
+        let decoded = crate::alb::record::decode_escapes(logged);
+        if let Some(a) = usable_agent(&decoded) {
+            stats.offer_agent(rank, a);
+        }
     }
 
     /// Adds `other` into `self`.
@@ -617,6 +582,28 @@ mod tests {
         let mut only_secret = UrlStats::default();
         only_secret.offer_agent(1, b"aws-cli/2.0 AKIAIOSFODNN7EXAMPLE");
         assert!(only_secret.agent.is_none());
+    }
+
+    #[test]
+    fn agents_are_kept_decoded_and_only_when_usable() {
+        let url = "http://a.example/x";
+        let mut s = Vec::new();
+        let n = normalize(url.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
+        let mut t = Tally::default();
+        // Lowest rank wins, but an unusable agent (a control byte once decoded) is never kept,
+        // so the next lowest usable one is.
+        t.record(&s, &n, 200, None, 1, Some((5, b"curl/8.0")));
+        t.record(&s, &n, 200, None, 2, Some((1, b"bad\\x01agent")));
+        t.record(&s, &n, 200, None, 3, Some((9, b"late")));
+        t.record(&s, &n, 200, None, 4, Some((3, b"Mozilla\\x2F5.0")));
+        let (_, _, st) = t.iter().next().unwrap();
+        let a = st.agent.as_ref().unwrap();
+        assert_eq!(
+            (a.rank, &*a.agent),
+            (3, &b"Mozilla/5.0"[..]),
+            "decoded from the log"
+        );
+        assert_eq!(st.hits, 4);
     }
 
     #[test]
