@@ -6,7 +6,8 @@
 //! stable with exactly the checks the fuzzer ran. It depends only on greenlight and crates that
 //! greenlight already depends on (`csv`, `http`).
 //!
-//! - [`parse_line_holds`]: `alb::parse_line` never panics; an accepted line, written back from
+//! - [`parse_line_holds`]: the one-sweep field split agrees with the exact one (or declines);
+//!   `alb::parse_line` never panics; an accepted line, written back from
 //!   its parsed fields, is the same line and parses to the same record; the request split and
 //!   the `\xHH` decoder keep their documented shapes; the replay filter ([`Policy::admit`]) on
 //!   the record admits only URLs that satisfy [`listed_url_holds`].
@@ -21,6 +22,7 @@ use std::cell::RefCell;
 
 use greenlight::alb::parse::is_quoted_field;
 use greenlight::alb::record::{KNOWN_FIELDS, MIN_FIELDS, decode_escapes};
+use greenlight::alb::split::fast_agrees_with_exact;
 use greenlight::alb::{AlbRecord, ConnType, HostPort, ParseError, parse_line};
 use greenlight::check::probe::Endpoint;
 use greenlight::list::{ListEntry, check_origin_form, escape_bytes, read_list};
@@ -42,6 +44,11 @@ fn show(b: &[u8]) -> String {
 /// Checks `alb::parse_line` (and the decoder, and the filter on what parses) on one line.
 pub fn parse_line_holds(line: &[u8]) {
     decoder_holds(line);
+    assert!(
+        fast_agrees_with_exact(line),
+        "the one-sweep split disagrees with the exact split on {}",
+        show(line)
+    );
     match parse_line(line) {
         Ok(record) => record_holds(line, &record),
         Err(e) => parse_error_holds(line, &e),

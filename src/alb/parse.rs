@@ -1,21 +1,17 @@
 //! The access-log line parser: one line of bytes -> [`AlbRecord`], borrowing from the line.
 //!
-//! This module owns the *syntax* of an ALB access-log line (see `alb-log-format.md`): splitting
-//! the line into fields, the quoting rules, the 20-to-34+ field layouts, the checks on the few
+//! This module owns the *syntax* of an ALB access-log line (see `alb-log-format.md`) above the
+//! split into fields (which is [`super::split`]'s): the 20-to-34+ field layouts, which fields
+//! must be quoted, the checks on the few
 //! fields that are typed (type, time shape, client/target, status codes, the request split) and
 //! the [`ParseError`] taxonomy, including the recognisable non-access-log lines that share the
 //! same S3 folders. It owns no policy: which requests are replayable is decided in `mine`.
 //!
-//! The parser never allocates and never panics: fields are found with `nom`'s `take_until`
-//! (memchr-backed on `&[u8]`) and kept in a fixed-size array on the stack; everything typed is
-//! checked with bounds-safe slice patterns.
-
-use memchr::{memchr, memrchr};
-use nom::{
-    IResult, Parser, branch::alt, bytes::complete::tag, combinator::rest, sequence::delimited,
-};
+//! The parser never allocates and never panics: fields are kept in a fixed-size array on the
+//! stack; everything typed is checked with bounds-safe slice patterns.
 
 use super::record::{AlbRecord, ConnType, Escaped, HostPort, KNOWN_FIELDS, MIN_FIELDS, Request};
+use super::split::{Fields, split_fields};
 
 /// The names of the known fields, 1-based field `n` at index `n - 1` (as in the format notes).
 const FIELD_NAMES: [&str; KNOWN_FIELDS] = [
@@ -170,107 +166,6 @@ impl ParseError {
     }
 }
 
-/// `take_until` for a single byte, as a `nom` parser that calls [`find_byte`] directly. (nom
-/// 8's generic `take_until` on `&[u8]` also ends in `memchr` for a one-byte needle, but through
-/// `FindSubstring` and `Input::take_from` calls that are not inlined: ~15% of the parse time.)
-/// Fails (with the free error `()`) when the byte does not occur.
-#[inline]
-fn until<const B: u8>(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
-    match find_byte::<B>(input) {
-        Some(i) => {
-            let (before, from) = input.split_at(i);
-            Ok((from, before))
-        }
-        None => Err(nom::Err::Error(())),
-    }
-}
-
-/// Bytes [`find_byte`] looks at eight at a time, inline, before it calls `memchr`.
-const SHORT_FIELD: usize = 32;
-
-/// The first `B` in `hay`. Most fields are short (a status, a time, an address: under
-/// [`SHORT_FIELD`] bytes), and for them the set-up of a `memchr` call (dispatch, alignment,
-/// tail handling: ~25% of the miner's CPU at one call per field) costs more than the search;
-/// so the first bytes are searched here eight at a time in a `u64` (SWAR, safe code), and only
-/// a longer field (user agent, request, ARN) goes on to `memchr`'s vector loop. (A plain byte
-/// loop over the first 8 or 16 bytes instead measured 10-20% slower than `memchr` alone.)
-#[inline(always)]
-fn find_byte<const B: u8>(hay: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    let splat = ONES * u64::from(B);
-    let mut words = hay.chunks_exact(8);
-    let mut at = 0;
-    while at < SHORT_FIELD {
-        let Some(word) = words.next() else { break };
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(word);
-        let x = u64::from_le_bytes(bytes) ^ splat;
-        // 0x80 in exactly the bytes of `x` that are zero (no borrow between bytes: the sum
-        // of two 7-bit values fits in 8 bits), i.e. where `B` is.
-        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
-        if zero != 0 {
-            return Some(at + zero.trailing_zeros() as usize / 8);
-        }
-        at += 8;
-    }
-    let rest = hay.get(at..)?;
-    memchr(B, rest).map(|i| at + i)
-}
-
-/// `"content"`: the content may hold spaces but never a `"`.
-#[inline]
-fn quoted(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
-    delimited(tag(&b"\""[..]), until::<b'"'>, tag(&b"\""[..])).parse(input)
-}
-
-/// A bare field: everything up to the next space, or the rest of the line.
-#[inline]
-fn bare(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
-    alt((until::<b' '>, rest)).parse(input)
-}
-
-/// The known fields of a line (the first [`KNOWN_FIELDS`], content without quotes), how many
-/// fields it has in all, and a bit mask of which known fields were quoted (bit `n - 1`).
-struct Fields<'a> {
-    known: [&'a [u8]; KNOWN_FIELDS],
-    count: usize,
-    quoted_mask: u64,
-}
-
-/// Splits the line into fields: single spaces between them, each quoted (`"..."`, may hold
-/// spaces, never a `"`, followed by a space or the end) or bare (non-empty, no spaces).
-#[inline]
-fn split_fields<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> Result<(), ParseError> {
-    let mut input = line;
-    loop {
-        let field = fields.count + 1;
-        let (after, bytes, is_quoted) = match input.first() {
-            None | Some(b' ') => return Err(ParseError::EmptyField { field }),
-            Some(b'"') => {
-                let (after, bytes) =
-                    quoted(input).map_err(|_| ParseError::UnterminatedQuote { field })?;
-                (after, bytes, true)
-            }
-            Some(_) => {
-                let (after, bytes) = bare(input).map_err(|_| ParseError::EmptyField { field })?;
-                (after, bytes, false)
-            }
-        };
-        if let Some(slot) = fields.known.get_mut(fields.count) {
-            *slot = bytes;
-            fields.quoted_mask |= u64::from(is_quoted) << fields.count;
-        }
-        fields.count = field;
-        match after.split_first() {
-            None => return Ok(()),
-            Some((b' ', next)) => input = next,
-            // Only after a closing quote: a bare field runs up to a space.
-            Some(_) => return Err(ParseError::JunkAfterQuote { field }),
-        }
-    }
-}
-
 /// Parses one line (without its line terminator; a trailing `\r` is tolerated).
 ///
 /// Fields 1-20 are required, 21-34 optional (older layouts end early), later fields are counted
@@ -290,11 +185,7 @@ pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
         _ => {}
     }
 
-    let mut fields = Fields {
-        known: [b""; KNOWN_FIELDS],
-        count: 0,
-        quoted_mask: 0,
-    };
+    let mut fields = Fields::new();
     split_fields(line, &mut fields)?;
     let count = fields.count;
     if count < MIN_FIELDS {
@@ -458,7 +349,10 @@ const IP_BYTE: [bool; 256] = {
 /// `ip:port`, split at the last colon (IPv6 is logged without brackets). The address must be
 /// non-empty and made of hex digits, `.` and `:`; the port is 1-5 digits up to 65535.
 fn host_port(b: &[u8]) -> Option<HostPort<'_>> {
-    let colon = memrchr(b':', b)?;
+    // A port has at most 5 digits, so the last colon is in the last 6 bytes or the field is
+    // bad: a short backward look, not a `memrchr` call (whose set-up costs more).
+    let tail = b.len().saturating_sub(6);
+    let colon = tail + b.get(tail..)?.iter().rposition(|&c| c == b':')?;
     let (ip, port) = b.split_at(colon);
     let port = port.get(1..)?;
     if ip.is_empty() || !ip.iter().all(|&c| IP_BYTE[usize::from(c)]) {
@@ -495,14 +389,16 @@ fn status(b: &[u8]) -> Option<u16> {
 fn split_request(raw: &[u8]) -> Request<'_> {
     let end = raw.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     let trimmed = raw.get(..end).unwrap_or_default();
-    let (method, after_method) = match memchr(b' ', trimmed) {
+    // The method and the protocol are a few bytes at either end: plain loops beat `memchr`
+    // calls' set-up there.
+    let (method, after_method) = match trimmed.iter().position(|&c| c == b' ') {
         Some(i) => {
             let (m, rest) = trimmed.split_at(i);
             (m, rest.get(1..).unwrap_or_default())
         }
         None => (trimmed, &b""[..]),
     };
-    let (url, protocol, three_parts) = match memrchr(b' ', after_method) {
+    let (url, protocol, three_parts) = match after_method.iter().rposition(|&c| c == b' ') {
         Some(j) => {
             let (u, rest) = after_method.split_at(j);
             (u, rest.get(1..).unwrap_or_default(), true)
@@ -611,6 +507,8 @@ mod tests {
             b"10.0.0.1:",
             b"10.0.0.1:65536",
             b"10.0.0.1:123456",
+            b"::1234567",
+            b"1:2:3:1234567",
             b"10.0.0.1:8a",
             b"[2001:db8::1]:443",
             b"host.example:80",
@@ -626,25 +524,6 @@ mod tests {
         assert_eq!(status(b"000"), Some(0));
         for bad in [&b""[..], b"-", b"20", b"2000", b"2x0", b"+20"] {
             assert_eq!(status(bad), None);
-        }
-    }
-
-    #[test]
-    fn find_byte_agrees_with_memchr() {
-        // Every position of the needle (and none) in haystacks around the word and SHORT_FIELD
-        // boundaries, with bytes that differ from the needle in one bit (borrow cases).
-        for len in 0..80 {
-            for at in (0..len).map(Some).chain([None]) {
-                let mut hay: Vec<u8> = (0..len).map(|i| [b'!', b'\xa0', b'0', 0][i % 4]).collect();
-                if let Some(at) = at {
-                    hay[at] = b' ';
-                    if at + 3 < len {
-                        hay[at + 3] = b' ';
-                    }
-                }
-                assert_eq!(find_byte::<b' '>(&hay), memchr(b' ', &hay), "{hay:?}");
-                assert_eq!(find_byte::<b'"'>(&hay), memchr(b'"', &hay), "{hay:?}");
-            }
         }
     }
 

@@ -1,0 +1,399 @@
+//! Splitting a line into its fields: where each field starts and ends, and which were quoted.
+//!
+//! The rule (`alb-log-format.md`): single spaces between fields; a field is either quoted
+//! (`"..."`, may hold spaces, never a `"`, followed by a space or the end of the line) or bare
+//! (non-empty, no spaces, up to the next space). Only a field's first byte decides which.
+//!
+//! Two splitters implement it, and they must agree on every line:
+//! - [`split_exact`] walks the line field by field with `nom`, one search per field, and names
+//!   the field and the reason when the line breaks the rule. It is the definition.
+//! - [`split_fast`] classifies the whole line in one sweep, 16 bytes at a time with SSE2/NEON
+//!   compares through `wide` (safe code): a bit mask of the spaces and one of the quotes per
+//!   64-byte block, the quoted stretches found by a prefix XOR of the quote mask (as simdjson
+//!   does), the separators being the spaces outside them. That costs a few instructions per
+//!   16 bytes where the field-by-field walk costs a search set-up per field (~30 per line). It
+//!   handles only the lines it can prove the exact splitter splits the same way (every quote
+//!   opens or closes a quoted field, no empty field) and declines every other line, which then
+//!   goes to [`split_exact`] for its verdict and its error. `fast_agrees_with_exact` (used by the
+//!   `parse_line` fuzz target and the tests) checks the agreement.
+
+use memchr::memchr;
+use nom::{
+    IResult, Parser, branch::alt, bytes::complete::tag, combinator::rest, sequence::delimited,
+};
+use wide::u8x16;
+
+use super::parse::ParseError;
+use super::record::KNOWN_FIELDS;
+
+/// The known fields of a line (the first [`KNOWN_FIELDS`], content without quotes), how many
+/// fields it has in all, and a bit mask of which known fields were quoted (bit `n - 1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fields<'a> {
+    pub(crate) known: [&'a [u8]; KNOWN_FIELDS],
+    pub(crate) count: usize,
+    pub(crate) quoted_mask: u64,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new() -> Self {
+        Fields {
+            known: [b""; KNOWN_FIELDS],
+            count: 0,
+            quoted_mask: 0,
+        }
+    }
+
+    /// Appends the next field (its content, without quotes).
+    #[inline(always)]
+    fn push(&mut self, bytes: &'a [u8], is_quoted: bool) {
+        if let Some(slot) = self.known.get_mut(self.count) {
+            *slot = bytes;
+            self.quoted_mask |= u64::from(is_quoted) << self.count;
+        }
+        self.count += 1;
+    }
+}
+
+/// Splits `line` (no line terminator) into `fields`, which must be fresh; on error, names the
+/// first field that breaks the rule.
+#[inline]
+pub(crate) fn split_fields<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> Result<(), ParseError> {
+    if split_fast(line, fields) {
+        return Ok(());
+    }
+    *fields = Fields::new();
+    split_exact(line, fields)
+}
+
+/// Whether [`split_fast`] either declines `line` or splits it exactly as [`split_exact`] does
+/// (always true; the fuzz target and the tests assert it).
+#[doc(hidden)]
+pub fn fast_agrees_with_exact(line: &[u8]) -> bool {
+    let mut fast = Fields::new();
+    if !split_fast(line, &mut fast) {
+        return true;
+    }
+    let mut exact = Fields::new();
+    split_exact(line, &mut exact).is_ok() && exact == fast
+}
+
+// ---------------------------------------------------------------------------------------------
+// The one-sweep splitter
+
+/// Bit `i` set where `block[i]` is a space, and where it is a quote.
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    let space = u8x16::splat(b' ');
+    let quote = u8x16::splat(b'"');
+    let mut spaces = 0u64;
+    let mut quotes = 0u64;
+    for (k, chunk) in block.as_chunks::<16>().0.iter().enumerate() {
+        let v = u8x16::new(*chunk);
+        spaces |= u64::from(v.simd_eq(space).to_bitmask()) << (16 * k);
+        quotes |= u64::from(v.simd_eq(quote).to_bitmask()) << (16 * k);
+    }
+    (spaces, quotes)
+}
+
+/// Bit `i` of the result is the XOR of bits `0..=i` of `x`: set from an opening quote up to,
+/// not including, its closing quote.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// Lines with more separators than this go to [`split_exact`] (ALB lines have at most ~40
+/// fields; only hostile lines have more).
+const MAX_FAST_SEPARATORS: usize = 64;
+
+/// The one-sweep split (see the module doc). Returns false, with `fields` in any state, for a
+/// line it does not handle.
+///
+/// It takes a line only when, in the masks, every opening quote (a quote where the prefix XOR
+/// turns on) is at a field start, every closing quote is right before a separator or the end of
+/// the line, the line does not end inside quotes, and no field is empty. Why that makes the
+/// split exact: a quoted stretch then opens at a field's first byte and closes on its last, with
+/// no quote or separator in between, so that field is `"content"` with no `"` in the content;
+/// every other field has no quote at all (a quote in it would open or close a stretch, and
+/// both are excluded there), so it runs to the first space. That is the exact splitter's rule.
+#[multiversion::multiversion(targets("x86_64+avx2+bmi1+bmi2+popcnt+lzcnt", "x86_64+popcnt"))]
+fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
+    // First every separator's position, then the fields between them: two loops with regular
+    // trip counts, where taking each field as its separator is found costs a branch
+    // misprediction per 64-byte block. The slack lets a block write 8 positions without a
+    // branch per position (most blocks hold fewer).
+    let mut separators = [0usize; MAX_FAST_SEPARATORS + 8];
+    let mut n = 0usize;
+    // Any bit set: a quote or a separator in a place the proof above excludes.
+    let mut bad = 0u64;
+    // All ones while the sweep is inside a quoted stretch that crosses into the next block.
+    let mut carry = 0u64;
+    // Bit 0 set when the next block's first byte starts a field (the line's first byte does).
+    let mut starts_next = 1u64;
+    // Bit 0 set when the previous block ended on a closing quote.
+    let mut close_pending = 0u64;
+
+    let (blocks, tail) = line.as_chunks::<64>();
+    let mut padded = [0u8; 64];
+    padded[..tail.len()].copy_from_slice(tail);
+    let last = blocks.len();
+    for (b, block) in blocks.iter().chain([&padded]).enumerate() {
+        let (spaces, quotes) = block_masks(block);
+        let inside = prefix_xor(quotes) ^ carry;
+        carry = 0u64.wrapping_sub(inside >> 63);
+        let mut bits = spaces & !inside;
+        // The end of the line is in the padded block, the last one: it acts as a separator.
+        let end = if b == last { 1u64 << tail.len() } else { 0 };
+        let starts = (bits << 1) | starts_next;
+        let ends = bits | end;
+        let closes = quotes & !inside;
+        bad |= quotes & inside & !starts; // an opening quote inside a field
+        bad |= ((closes << 1) | close_pending) & !ends; // a closing quote not at a field's end
+        bad |= ends & starts; // an empty field
+        starts_next = bits >> 63;
+        close_pending = closes >> 63;
+
+        let found = bits.count_ones() as usize;
+        if n + found > MAX_FAST_SEPARATORS {
+            return false;
+        }
+        let base = b * 64;
+        for slot in &mut separators[n..n + 8] {
+            *slot = base + bits.trailing_zeros() as usize;
+            bits &= bits.wrapping_sub(1);
+        }
+        for slot in &mut separators[n + 8..(n + found).max(n + 8)] {
+            *slot = base + bits.trailing_zeros() as usize;
+            bits &= bits.wrapping_sub(1);
+        }
+        n += found;
+    }
+    if bad | carry != 0 {
+        return false;
+    }
+
+    // The proof above makes each field non-empty, quoted exactly when its first byte is a
+    // quote, and then also closed by its last byte: the known fields are cut without a branch
+    // on their shape. Fields after the known ones need nothing more than their count.
+    let Some(last_end) = separators.get_mut(n) else {
+        return false;
+    };
+    *last_end = line.len();
+    let count = n + 1;
+    let Some(ends) = separators.get(..count) else {
+        return false;
+    };
+    let mut start = 0usize;
+    let mut quoted_mask = 0u64;
+    for (i, (slot, &end)) in fields.known.iter_mut().zip(ends).enumerate() {
+        let quoted = usize::from(line.get(start) == Some(&b'"'));
+        let Some(content) = line.get(start + quoted..end.saturating_sub(quoted)) else {
+            return false;
+        };
+        *slot = content;
+        quoted_mask |= (quoted as u64) << i;
+        start = end + 1;
+    }
+    fields.count = count;
+    fields.quoted_mask = quoted_mask;
+    true
+}
+
+// ---------------------------------------------------------------------------------------------
+// The field-by-field splitter
+
+/// `take_until` for a single byte, as a `nom` parser that calls [`find_byte`] directly. (nom
+/// 8's generic `take_until` on `&[u8]` also ends in `memchr` for a one-byte needle, but through
+/// `FindSubstring` and `Input::take_from` calls that are not inlined: ~15% of the parse time.)
+/// Fails (with the free error `()`) when the byte does not occur.
+#[inline]
+fn until<const B: u8>(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    match find_byte::<B>(input) {
+        Some(i) => {
+            let (before, from) = input.split_at(i);
+            Ok((from, before))
+        }
+        None => Err(nom::Err::Error(())),
+    }
+}
+
+/// Bytes [`find_byte`] looks at eight at a time, inline, before it calls `memchr`.
+const SHORT_FIELD: usize = 32;
+
+/// The first `B` in `hay`. Most fields are short (a status, a time, an address: under
+/// [`SHORT_FIELD`] bytes), and for them the set-up of a `memchr` call costs more than the
+/// search; so the first bytes are searched here eight at a time in a `u64` (SWAR, safe code),
+/// and only a longer field (user agent, request, ARN) goes on to `memchr`'s vector loop.
+#[inline(always)]
+fn find_byte<const B: u8>(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    let splat = ONES * u64::from(B);
+    let mut words = hay.chunks_exact(8);
+    let mut at = 0;
+    while at < SHORT_FIELD {
+        let Some(word) = words.next() else { break };
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes) ^ splat;
+        // 0x80 in exactly the bytes of `x` that are zero (no borrow between bytes: the sum
+        // of two 7-bit values fits in 8 bits), i.e. where `B` is.
+        let zero = !(((x & LOW7) + LOW7) | x | LOW7);
+        if zero != 0 {
+            return Some(at + zero.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = hay.get(at..)?;
+    memchr(B, rest).map(|i| at + i)
+}
+
+/// `"content"`: the content may hold spaces but never a `"`.
+#[inline]
+fn quoted(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    delimited(tag(&b"\""[..]), until::<b'"'>, tag(&b"\""[..])).parse(input)
+}
+
+/// A bare field: everything up to the next space, or the rest of the line.
+#[inline]
+fn bare(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    alt((until::<b' '>, rest)).parse(input)
+}
+
+/// The definition of the split: field by field, naming the first field that breaks the rule.
+pub(crate) fn split_exact<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> Result<(), ParseError> {
+    let mut input = line;
+    loop {
+        let field = fields.count + 1;
+        let (after, bytes, is_quoted) = match input.first() {
+            None | Some(b' ') => return Err(ParseError::EmptyField { field }),
+            Some(b'"') => {
+                let (after, bytes) =
+                    quoted(input).map_err(|_| ParseError::UnterminatedQuote { field })?;
+                (after, bytes, true)
+            }
+            Some(_) => {
+                let (after, bytes) = bare(input).map_err(|_| ParseError::EmptyField { field })?;
+                (after, bytes, false)
+            }
+        };
+        fields.push(bytes, is_quoted);
+        match after.split_first() {
+            None => return Ok(()),
+            Some((b' ', next)) => input = next,
+            // Only after a closing quote: a bare field runs up to a space.
+            Some(_) => return Err(ParseError::JunkAfterQuote { field }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_byte_agrees_with_memchr() {
+        // Every position of the needle (and none) in haystacks around the word and SHORT_FIELD
+        // boundaries, with bytes that differ from the needle in one bit (borrow cases).
+        for len in 0..80 {
+            for at in (0..len).map(Some).chain([None]) {
+                let mut hay: Vec<u8> = (0..len).map(|i| [b'!', b'\xa0', b'0', 0][i % 4]).collect();
+                if let Some(at) = at {
+                    hay[at] = b' ';
+                    if at + 3 < len {
+                        hay[at + 3] = b' ';
+                    }
+                }
+                assert_eq!(find_byte::<b' '>(&hay), memchr(b' ', &hay), "{hay:?}");
+                assert_eq!(find_byte::<b'"'>(&hay), memchr(b'"', &hay), "{hay:?}");
+            }
+        }
+    }
+
+    fn fast(line: &[u8]) -> Option<Fields<'_>> {
+        let mut f = Fields::new();
+        split_fast(line, &mut f).then_some(f)
+    }
+
+    #[test]
+    fn prefix_xor_marks_quoted_stretches() {
+        assert_eq!(prefix_xor(0), 0);
+        assert_eq!(prefix_xor(0b1001), 0b0111);
+        assert_eq!(prefix_xor(1 << 63), 1 << 63);
+        assert_eq!(prefix_xor(1), u64::MAX);
+    }
+
+    #[test]
+    fn the_fast_split_takes_well_formed_lines_across_block_boundaries() {
+        // Quoted fields with spaces that straddle the 64-byte blocks at every offset.
+        for pad in 0..140 {
+            let line = format!(
+                "h2 {} \"GET /a b HTTP/1.1\" \"Mozilla/5.0 (X11; {} x)\" - \"\" end",
+                "x".repeat(pad + 1),
+                "y".repeat(pad)
+            );
+            let f = fast(line.as_bytes()).unwrap_or_else(|| panic!("declined {line}"));
+            assert_eq!(f.count, 7, "{line}");
+            assert_eq!(f.quoted_mask, 0b10_1100, "{line}");
+            assert_eq!(f.known[2], b"GET /a b HTTP/1.1");
+            assert_eq!(f.known[5], b"");
+            assert_eq!(f.known[6], b"end");
+            assert!(fast_agrees_with_exact(line.as_bytes()));
+        }
+    }
+
+    #[test]
+    fn the_fast_split_declines_what_it_cannot_prove() {
+        for line in [
+            &b""[..],
+            b"a  b",
+            b"a b ",
+            b" a",
+            b"a \"b",
+            b"a \"b\"c d",
+            b"a b\"c d",
+            b"a \"b\"\" c",
+            b"a \"",
+            b"\"a\"\"b\"",
+        ] {
+            assert!(fast(line).is_none(), "{}", String::from_utf8_lossy(line));
+            assert!(fast_agrees_with_exact(line));
+        }
+    }
+
+    #[test]
+    fn both_splitters_agree_on_every_short_line_of_spaces_quotes_and_letters() {
+        // Every line of up to 9 bytes over {space, quote, 'a'}, and the same lines pushed across
+        // a block boundary.
+        let alphabet = [b' ', b'"', b'a'];
+        let mut lines = 0;
+        for len in 0..=9u32 {
+            for n in 0..3usize.pow(len) {
+                let line: Vec<u8> = (0..len).map(|i| alphabet[n / 3usize.pow(i) % 3]).collect();
+                let mut shifted = vec![b'z'; 60];
+                shifted.push(b' ');
+                shifted.extend_from_slice(&line);
+                for l in [&line, &shifted] {
+                    assert!(fast_agrees_with_exact(l), "{l:?}");
+                    // And the fast split declines only what it must: lines the exact split
+                    // refuses, and lines with a quote inside a bare field.
+                    let mut exact = Fields::new();
+                    let must_decline = split_exact(l, &mut exact).is_err()
+                        || (0..exact.count).any(|i| {
+                            exact.quoted_mask >> i & 1 == 0 && exact.known[i].contains(&b'"')
+                        });
+                    assert_eq!(fast(l).is_none(), must_decline, "{l:?}");
+                }
+                lines += 1;
+            }
+        }
+        assert_eq!(lines, (0..=9).map(|l| 3usize.pow(l)).sum::<usize>());
+    }
+}
