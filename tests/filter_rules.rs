@@ -88,6 +88,9 @@ fn only_requests_forwarded_to_a_target() {
         "fixed-response",
         "authenticate",
         "forward,redirect",
+        "redirect,forward",
+        "forward,fixed-response",
+        "forwarded",
         "waf-failed,fixed-response",
     ] {
         assert_eq!(

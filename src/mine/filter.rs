@@ -5,9 +5,11 @@
 //! 3xx, not a WebSocket or gRPC stream, not classified `Severe`, with a well-formed URL on a host
 //! that is a DNS name (never an IP literal or the ALB's own name), from a client that is not a
 //! health checker or monitor, and without a credential in the URL. [`Policy`] holds the knobs;
-//! [`Policy::admit`] runs the checks in [`Reject`]'s order and normalises the URL on the way.
+//! [`Policy::admit`] runs the checks in [`Reject`]'s order and normalises the URL on the way;
+//! its three parts (the request, the URL alone, this hit) are public so that a caller can
+//! remember the URL's verdict.
 
-use crate::alb::{AlbRecord, ConnType};
+use crate::alb::{AlbRecord, ConnType, Escaped};
 
 use super::normalize::{HostKind, NormalizeOptions, Normalized, normalize};
 
@@ -241,7 +243,20 @@ impl Policy {
 
     /// Runs every check on `rec` in [`Reject`]'s order. On success the normalised URL is in
     /// `scratch.url` (see [`Normalized`]). One [`Scratch`] per thread, reused from line to line.
+    ///
+    /// The same as [`Policy::admit_request`], then [`Policy::admit_url`], then
+    /// [`Policy::admit_hit`]: a caller that remembers `admit_url`'s verdict per URL (the scan
+    /// does, see `mine::memo`) runs the three itself.
     pub fn admit(&self, rec: &AlbRecord<'_>, scratch: &mut Scratch) -> Result<Normalized, Reject> {
+        self.admit_request(rec)?;
+        let n = self.admit_url(rec.request.url, scratch)?;
+        self.admit_hit(rec, &n, scratch)?;
+        Ok(n)
+    }
+
+    /// The checks on the request apart from its URL: day, type, method, actions, statuses,
+    /// classification.
+    pub fn admit_request(&self, rec: &AlbRecord<'_>) -> Result<(), Reject> {
         if rec.date_bytes() != self.day {
             return Err(Reject::OtherDay);
         }
@@ -256,10 +271,7 @@ impl Policy {
         if !self.methods.iter().any(|m| m == rec.request.method) {
             return Err(Reject::Method);
         }
-        if !rec.has_action(b"forward")
-            || rec.has_action(b"redirect")
-            || rec.has_action(b"fixed-response")
-        {
+        if !rec.forwarded_only() {
             return Err(Reject::NotForwarded);
         }
         if rec.target_status_code.is_none() {
@@ -272,7 +284,14 @@ impl Policy {
         if rec.is_severe() {
             return Err(Reject::Severe);
         }
-        let url = rec.request.url.decode();
+        Ok(())
+    }
+
+    /// The checks that depend on the URL (as logged) alone: it normalises, and its host is
+    /// a listable one. The verdict is a function of `url` and the policy, so it may be
+    /// remembered per URL. On success the normalised URL is in `scratch.url`.
+    pub fn admit_url(&self, url: Escaped<'_>, scratch: &mut Scratch) -> Result<Normalized, Reject> {
+        let url = url.decode();
         let n = normalize(&url, &self.normalize, &mut scratch.url)?;
         if n.host_kind == HostKind::IpLiteral {
             return Err(Reject::HostIpLiteral);
@@ -284,6 +303,18 @@ impl Policy {
         if !self.hosts.is_empty() && !self.hosts.iter().any(|p| p.matches(host)) {
             return Err(Reject::HostNotAllowed);
         }
+        Ok(n)
+    }
+
+    /// The last checks, on this hit of an admitted URL `n`: the client is not one to leave
+    /// out, and the URL holds no credential (checked last so that a monitor's request counts
+    /// as `Agent` whatever its URL, as [`Reject`]'s order says).
+    pub fn admit_hit(
+        &self,
+        rec: &AlbRecord<'_>,
+        n: &Normalized,
+        scratch: &mut Scratch,
+    ) -> Result<(), Reject> {
         if scratch
             .agents
             .is_excluded(&self.excluded_agents, rec.user_agent.raw())
@@ -293,7 +324,7 @@ impl Policy {
         if n.has_credential {
             return Err(Reject::Credential);
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Adds user-agent substrings to leave out (case-insensitive).

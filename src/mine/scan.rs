@@ -30,6 +30,7 @@ mod inflate;
 use inflate::WholeInflater;
 
 use super::filter::{Policy, Reject, Scratch};
+use super::memo::UrlMemo;
 use super::tally::{Tally, agent_rank};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
@@ -196,6 +197,7 @@ struct Worker<'p> {
     stats: ScanStats,
     buf: Vec<u8>,
     scratch: Scratch,
+    memo: UrlMemo,
     /// For whole objects: the libdeflate state, the compressed bytes and the inflated bytes.
     whole: Option<WholeInflater>,
     compressed: Vec<u8>,
@@ -404,6 +406,7 @@ impl<'p> Worker<'p> {
             stats: ScanStats::default(),
             buf: Vec::new(),
             scratch: Scratch::default(),
+            memo: UrlMemo::default(),
             whole: if whole_inflate_enabled() {
                 WholeInflater::new()
             } else {
@@ -665,26 +668,30 @@ impl<'p> Worker<'p> {
             }
         };
         self.stats.field_counts[rec.field_count.min(FIELD_COUNT_SLOTS - 1)] += 1;
-        match self.policy.admit(&rec, &mut self.scratch) {
-            Ok(url) => {
-                self.stats.kept += 1;
-                self.stats.tracking_removed += u64::from(url.tracking_removed);
-                // `admit` guarantees a status (the Status check needs one).
-                let status = rec.elb_status_code.unwrap_or_default();
-                let target_us = rec.target_us();
-                let second = rec.second_of_day();
-                let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
-                self.tally.record(
-                    &self.scratch.url,
-                    &url,
-                    status,
-                    target_us,
-                    second,
-                    Some((rank, rec.user_agent.raw())),
-                );
+        // `Policy::admit`, with the URL's verdict and tally slot remembered (`memo`).
+        let admitted = self
+            .memo
+            .admit(self.policy, &rec, &mut self.scratch, &mut self.tally);
+        let (url, slot) = match admitted {
+            Ok(a) => a,
+            Err(reason) => {
+                self.stats.rejected[reason as usize] += 1;
+                return Ok(());
             }
-            Err(reason) => self.stats.rejected[reason as usize] += 1,
-        }
+        };
+        self.stats.kept += 1;
+        self.stats.tracking_removed += u64::from(url.tracking_removed);
+        // `admit_request` guarantees a status (the Status check needs one).
+        let status = rec.elb_status_code.unwrap_or_default();
+        let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
+        self.tally.record_at(
+            slot,
+            url.scheme,
+            status,
+            rec.target_us(),
+            rec.second_of_day(),
+            Some((rank, rec.user_agent.raw())),
+        );
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! [`super::normalize`]); a hit on a known URL allocates nothing. The hasher is seeded per run:
 //! URLs come from the internet, and a fixed seed would let anyone send colliding keys.
 
-use std::collections::HashMap;
+use indexmap::IndexMap;
 
 use super::normalize::{Normalized, Scheme, looks_like_secret};
 
@@ -356,7 +356,14 @@ pub fn median_of_hist(hist: impl Iterator<Item = (u8, u64)> + Clone) -> Option<u
     None
 }
 
-type Map = HashMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
+/// Insertion-ordered, so that a URL has a stable index ([`Slot`]) for a caller that remembers
+/// where a URL's counts are (the scan's `mine::memo`); lookups cost what a `HashMap`'s do.
+type Map = IndexMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
+
+/// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
+/// another, which consumes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot(usize);
 
 /// The tally of one day (or of one thread's share of it).
 #[derive(Debug, Clone, Default)]
@@ -378,11 +385,33 @@ impl Tally {
         second: u32,
         agent: Option<(u64, &[u8])>,
     ) {
-        let stats = match self.urls.get_mut(key) {
-            Some(stats) => stats,
-            None => self.urls.entry(key.into()).or_default(),
+        let slot = self.slot(key);
+        self.record_at(slot, url.scheme, status, target_us, second, agent);
+    }
+
+    /// The slot of URL `key` (`host SP request-target`), added with no hits if new.
+    pub fn slot(&mut self, key: &[u8]) -> Slot {
+        match self.urls.get_index_of(key) {
+            Some(i) => Slot(i),
+            None => Slot(self.urls.insert_full(key.into(), UrlStats::default()).0),
+        }
+    }
+
+    /// [`Tally::record`] for the URL at `slot` (from this tally's [`Tally::slot`]).
+    pub fn record_at(
+        &mut self,
+        slot: Slot,
+        scheme: Scheme,
+        status: u16,
+        target_us: Option<u64>,
+        second: u32,
+        agent: Option<(u64, &[u8])>,
+    ) {
+        let Some((_, stats)) = self.urls.get_index_mut(slot.0) else {
+            debug_assert!(false, "slot {slot:?} is not from this tally");
+            return;
         };
-        stats.record(status, url.scheme, target_us, second);
+        stats.record(status, scheme, target_us, second);
         let Some((rank, logged)) = agent else { return };
         if stats.agent.as_ref().is_some_and(|a| a.rank < rank) {
             return;
