@@ -171,6 +171,7 @@ impl ParseError {
 /// Fields 1-20 are required, 21-34 optional (older layouts end early), later fields are counted
 /// in [`AlbRecord::field_count`] and otherwise ignored. A malformed *request* is not an error: it
 /// parses with [`Request::malformed`] set.
+#[inline]
 pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match line {
