@@ -7,11 +7,13 @@
 #   bash benches/tester.sh [URLS] [DELAY_MS]
 #
 # Needs nginx and wrk (Debian packages: `apt-get install nginx wrk`). Starts its own nginx and
-# backend on free loopback ports and stops them (by PID) on exit.
+# backend on free loopback ports and stops them (by PID) on exit. TESTER=/path/to/binary runs
+# another build of the tester (an A/B comparison: copy the old binary aside first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 urls=${1:-10000}
 delay=${2:-20}
+tester=${TESTER:-target/release/greenlight-tester}
 command -v nginx >/dev/null || { echo "nginx missing: apt-get install nginx" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 2; }
 cargo build --quiet --release --bin greenlight-tester --example slow_backend
@@ -59,7 +61,7 @@ done
 # run_tester LIST CONCURRENCY [EXTRA...]: prints the wall seconds of one tester run (exit 0 asserted).
 run_tester() {
   local list=$1 c=$2; shift 2
-  /usr/bin/time -o "$work/time" -f '%e %U %S %M' target/release/greenlight-tester --list "$list" \
+  /usr/bin/time -o "$work/time" -f '%e %U %S %M' "$tester" --list "$list" \
     --endpoint "http://127.0.0.1:$front" --concurrency "$c" "$@" >"$work/out" 2>&1 ||
     { cat "$work/out" >&2; echo "tester failed" >&2; exit 1; }
   cut -d' ' -f1 "$work/time"

@@ -1,10 +1,14 @@
 //! What the tester puts on the wire and how it paces itself, against recording servers on
 //! loopback: Host per URL, X-Forwarded-*, User-Agent, GET/HEAD only, redirects never followed,
-//! the per-request timeout, the --rps cap and the --deadline.
+//! the per-request timeout, the --rps cap and the --deadline, and servers that close keep-alive
+//! connections (the request is sent again on a fresh connection, never reported as a failure).
 
 #[path = "tester_support/mod.rs"]
 mod support;
 
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use greenlight::check::probe::{Endpoint, ProbeMethod};
@@ -115,4 +119,108 @@ fn rps_cap_and_deadline() {
     assert!(!r.passed);
     assert!(r.counts["not_run"] > 0, "{}", r.summary());
     assert!(r.counts["pass"] > 0, "{}", r.summary());
+}
+
+/// A bare HTTP/1.1 server on loopback: answers the first request on each connection with a
+/// keep-alive `200 ok` (no `Connection: close`), then closes the connection when the next
+/// request arrives, without answering it, as a server does that drops an idle keep-alive
+/// connection just as the client reuses it. With `answer_first == false` it closes every
+/// connection on its first request. Returns the address and counters (answered, dropped).
+fn closing_server(answer_first: bool) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (answered, dropped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (a, d) = (answered.clone(), dropped.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let (a, d) = (a.clone(), d.clone());
+            std::thread::spawn(move || {
+                // Reads one request head; false at EOF.
+                let read_head = |s: &mut std::net::TcpStream| {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match s.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return false,
+                        }
+                    }
+                    true
+                };
+                if !read_head(&mut stream) {
+                    return;
+                }
+                if answer_first {
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+                    a.fetch_add(1, Ordering::SeqCst);
+                    if !read_head(&mut stream) {
+                        return;
+                    }
+                }
+                d.fetch_add(1, Ordering::SeqCst);
+                // Dropped with the request unread and unanswered.
+            });
+        }
+    });
+    (format!("http://{addr}"), answered, dropped)
+}
+
+#[test]
+fn a_request_on_a_connection_the_server_just_closed_is_sent_again() {
+    let (url, answered, dropped) = closing_server(true);
+    let list: String = std::iter::once("path\n".to_string())
+        .chain((0..40).map(|i| format!("/k/{i}\n")))
+        .collect();
+    let mut c = CheckConfig::new(Endpoint::parse(&url).unwrap());
+    c.concurrency = 4;
+    let r = run(&c, &list);
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(r.counts["pass"], 40, "{}", r.summary());
+    assert_eq!(answered.load(Ordering::SeqCst), 40);
+    // Each worker's connections were reused and found closed: the path under test ran.
+    assert!(dropped.load(Ordering::SeqCst) >= 30, "{dropped:?}");
+}
+
+#[test]
+fn a_server_that_never_answers_is_an_http_error_not_retried_forever() {
+    let (url, _, dropped) = closing_server(false);
+    let mut c = CheckConfig::new(Endpoint::parse(&url).unwrap());
+    c.concurrency = 2;
+    c.threshold = Some(0.0);
+    let r = run(&c, "path\n/a\n/b\n/c\n");
+    assert!(!r.passed, "{}", r.summary());
+    for u in &r.urls {
+        assert_eq!(u.verdict.outcome, Outcome::Error, "{}", r.summary());
+        let detail = u.verdict.detail.as_deref().unwrap_or_default();
+        assert!(!detail.contains("connection failed"), "{detail}");
+    }
+    // A fresh connection's failure is not retried: one connection per URL.
+    assert_eq!(dropped.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn servers_that_close_keep_alive_connections() {
+    let list: String = std::iter::once("path\n".to_string())
+        .chain((0..60).map(|i| format!("/c/{i}\n")))
+        .collect();
+    // `Connection: close` on every answer.
+    let green = Recorder::start(|_| Canned::new(200, "x").header("connection", "close"));
+    let mut c = cfg(&green);
+    c.concurrency = 4;
+    let r = run(&c, &list);
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(r.counts["pass"], 60, "{}", r.summary());
+    assert_eq!(green.take().len(), 60);
+
+    // nginx closing each connection after its second request (keepalive_requests).
+    let nginx = support::Nginx::start(
+        "server { listen 127.0.0.1:@PORT@; keepalive_requests 2; \
+         location / { return 200 \"ok\\n\"; } }",
+    );
+    let mut c = CheckConfig::new(Endpoint::parse(&nginx.endpoint()).unwrap());
+    c.concurrency = 4;
+    let r = run(&c, &list);
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(r.counts["pass"], 60, "{}", r.summary());
 }

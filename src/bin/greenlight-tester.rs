@@ -158,7 +158,6 @@ fn settings(args: &Args, legacy_env: bool) -> Result<(CheckConfig, ListSource), 
         user_agent: args.user_agent.clone(),
         method: args.method,
         rps: args.rps,
-        ..ProbeSettings::default()
     };
     let mut source = ListSource::parse(&list)?;
     source.set_s3_config(&S3Config {
@@ -169,18 +168,20 @@ fn settings(args: &Args, legacy_env: bool) -> Result<(CheckConfig, ListSource), 
 
 fn write_outputs(args: &Args, report: &Report) -> bool {
     let mut ok = true;
-    let mut put = |path: &Option<PathBuf>, text: String| {
+    // A report is rendered only when asked for: for a long list the JSON and JUnit texts cost
+    // as much CPU as a few thousand requests.
+    let mut put = |path: &Option<PathBuf>, render: &dyn Fn() -> String| {
         if let Some(p) = path
             && let Err(e) = greenlight::output::write_file_atomically(p, |w| {
-                std::io::Write::write_all(w, text.as_bytes())
+                std::io::Write::write_all(w, render().as_bytes())
             })
         {
             eprintln!("greenlight-tester: cannot write {}: {e}", p.display());
             ok = false;
         }
     };
-    put(&args.json, report.to_json());
-    put(&args.junit, report.to_junit());
+    put(&args.json, &|| report.to_json());
+    put(&args.junit, &|| report.to_junit());
     ok
 }
 
