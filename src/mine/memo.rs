@@ -8,19 +8,39 @@
 //! function of those bytes and the policy, so remembering it changes no result; the per-hit
 //! checks (client, credential) still run on every line ([`Policy::admit_hit`]).
 //!
-//! The memo holds at most [`MEMO_URLS`] URLs and starts afresh when full, so its memory is
-//! bounded whatever the input (raw URLs vary more than normalised ones: tracking parameters,
-//! encodings): frequent URLs are back in it after their next hit.
+//! The memo holds at most [`MEMO_URLS`] URLs in [`MEMO_BYTES`] and starts afresh when full, so
+//! its memory is bounded whatever the input (raw URLs vary more than normalised ones: tracking
+//! parameters, encodings): frequent URLs are back in it after their next hit. The URLs are kept
+//! end to end in one buffer, not one allocation each: starting afresh only clears the table
+//! and the buffer, which keep their capacity, so a long run does not churn the allocator (one
+//! allocation per URL, freed at every fresh start, let the peak RSS of 10 GiB of logs grow to
+//! 1.21 times that of 1 GiB).
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use super::filter::{Policy, Reject, Scratch};
 use super::normalize::Normalized;
 use super::tally::{Slot, Tally};
 use crate::alb::{AlbRecord, Escaped};
 
-/// The most URLs one thread remembers (~10 MB at ~150 bytes of URL and entry each).
+/// The most URLs one thread remembers (the table: ~4 MB).
 pub const MEMO_URLS: usize = 1 << 16;
+/// The most bytes of URLs one thread remembers.
+pub const MEMO_BYTES: usize = 6 << 20;
+/// Longer URLs are not remembered (they are rare, and would crowd out many short ones).
+const MEMO_MAX_URL: usize = 2048;
+
+/// One remembered URL: where its bytes are in [`UrlMemo::bytes`], their hash, and what is
+/// remembered about it.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    at: u32,
+    len: u32,
+    hash: u64,
+    entry: Entry,
+}
 
 /// What is remembered about one URL as logged.
 #[derive(Debug, Clone, Copy)]
@@ -31,14 +51,28 @@ struct Entry {
 }
 
 /// See the module doc. One per scan thread, used with that thread's one [`Tally`].
-#[derive(Debug)]
 pub struct UrlMemo {
-    urls: HashMap<Box<[u8]>, Entry, foldhash::fast::RandomState>,
+    urls: HashTable<Stored>,
+    /// The remembered URLs' bytes, end to end.
+    bytes: Vec<u8>,
+    /// Seeded per run: URLs come from the internet.
+    hasher: foldhash::fast::RandomState,
     /// [`MEMO_URLS`], smaller in tests.
     limit: usize,
     /// Lookups answered from the memo, and verdicts computed.
     pub hits: u64,
     pub misses: u64,
+}
+
+impl std::fmt::Debug for UrlMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlMemo")
+            .field("urls", &self.urls.len())
+            .field("bytes", &self.bytes.len())
+            .field("hits", &self.hits)
+            .field("misses", &self.misses)
+            .finish()
+    }
 }
 
 impl Default for UrlMemo {
@@ -60,7 +94,9 @@ impl UrlMemo {
     /// A memo that starts afresh after `limit` URLs.
     pub fn with_limit(limit: usize) -> Self {
         UrlMemo {
-            urls: HashMap::default(),
+            urls: HashTable::new(),
+            bytes: Vec::new(),
+            hasher: foldhash::fast::RandomState::default(),
             limit: limit.max(1),
             hits: 0,
             misses: 0,
@@ -93,7 +129,9 @@ impl UrlMemo {
         scratch: &mut Scratch,
     ) -> Result<Admitted, Reject> {
         let raw = url.raw();
-        if let Some(e) = self.urls.get(raw) {
+        let hash = self.hasher.hash_one(raw);
+        if let Some(e) = self.find(hash, raw) {
+            let e = e.entry;
             self.hits += 1;
             return e.verdict.map(|n| Admitted {
                 url: n,
@@ -103,20 +141,37 @@ impl UrlMemo {
         }
         self.misses += 1;
         let verdict = policy.admit_url(url, scratch);
-        if self.urls.len() >= self.limit {
-            self.urls = HashMap::default();
+        if raw.len() <= MEMO_MAX_URL {
+            if self.urls.len() >= self.limit || self.bytes.len() + raw.len() > MEMO_BYTES {
+                self.urls.clear();
+                self.bytes.clear();
+            }
+            // Both fit in u32: the buffer never exceeds MEMO_BYTES.
+            let at = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(raw);
+            let stored = Stored {
+                at,
+                len: raw.len() as u32,
+                hash,
+                entry: Entry {
+                    verdict,
+                    slot: None,
+                },
+            };
+            self.urls.insert_unique(hash, stored, |s| s.hash);
         }
-        self.urls.insert(
-            raw.into(),
-            Entry {
-                verdict,
-                slot: None,
-            },
-        );
         verdict.map(|n| Admitted {
             url: n,
             slot: None,
             fresh: true,
+        })
+    }
+
+    /// The remembered URL `raw` (whose hash is `hash`).
+    fn find(&mut self, hash: u64, raw: &[u8]) -> Option<&mut Stored> {
+        let bytes = &self.bytes;
+        self.urls.find_mut(hash, |s| {
+            s.hash == hash && bytes.get(s.at as usize..(s.at + s.len) as usize) == Some(raw)
         })
     }
 
@@ -141,8 +196,9 @@ impl UrlMemo {
             debug_assert!(false, "a remembered verdict changed");
         }
         let slot = tally.slot(&scratch.url);
-        if let Some(e) = self.urls.get_mut(url.raw()) {
-            e.slot = Some(slot);
+        let raw = url.raw();
+        if let Some(s) = self.find(self.hasher.hash_one(raw), raw) {
+            s.entry.slot = Some(slot);
         }
         slot
     }
