@@ -4,7 +4,7 @@
 # figure is a ratio taken on the same machine at the same time.
 #
 #   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
-#                              [--big-mb N] [--s3]
+#                              [--big-mb N] [--s3] [--repeat N]
 #
 #   --mb      target uncompressed size of the corpus in MB (default 1024)
 #   --seed    generator seed (default 42)
@@ -13,6 +13,8 @@
 #   --big-mb  also mine a second corpus of this size with the same distinct URLs and compare
 #             peak RSS (e.g. 10240; takes a while; generated under target/ and deleted after)
 #   --s3      also mine the corpus from a local moto S3 server (installed by `bash .ci/test`)
+#   --repeat  rounds of libdeflate-gunzip, miner on 1 thread and on 2, back to back (default 5);
+#             the ratios are given per round and as the median over the rounds
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
 # ~16 MB (uncompressed) objects from 4 or more ALB nodes, and its long tail of URLs is small
@@ -27,7 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3=
+mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5
 while [ $# -gt 0 ]; do
   case $1 in
     --mb) mb=$2; shift 2 ;;
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --fields) fields=$2; shift 2 ;;
     --big-mb) big_mb=$2; shift 2 ;;
     --s3) s3=1; shift ;;
+    --repeat) repeat=$2; shift 2 ;;
     *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -107,6 +110,8 @@ describe_corpus() {
 
 results=target/throughput/results.txt
 : >"$results"
+# Which round `measure` is in (the results' fifth column).
+round=1
 measure() { # name, command...
   local name=$1; shift
   local t=target/throughput/time.txt
@@ -114,10 +119,13 @@ measure() { # name, command...
   awk -v name="$name" -v b="$bytes" -v l="$lines" '{ cpu = $2 + $3; wall = ($1 > 0 ? $1 : 0.01)
     printf "%-36s %7.2f s wall %7.2f s cpu %8.1f MB/s %10.0f lines/s %6.2f cpu-s/GiB %7.1f MB rss\n",
       name, $1, cpu, b/1e6/wall, l/wall, cpu/(b/1073741824), $4/1000 }' "$t"
-  awk -v name="$name" -v b="$bytes" '{ printf "%s\t%s\t%s\t%s\n", name, $1, ($2 + $3)/(b/1073741824), $4 }' "$t" >>"$results"
+  awk -v name="$name" -v b="$bytes" -v r="$round" '{ printf "%s\t%s\t%s\t%s\t%s\n", name, $1, ($2 + $3)/(b/1073741824), $4, r }' "$t" >>"$results"
 }
-field() { # name, column (2 wall, 3 cpu-s/GiB, 4 rss KB)
-  awk -F'\t' -v n="$1" -v c="$2" '$1 == n { print $c }' "$results"
+field() { # name, column (2 wall, 3 cpu-s/GiB, 4 rss KB), round (default 1)
+  awk -F'\t' -v n="$1" -v c="$2" -v r="${3:-1}" '$1 == n && $5 == r { print $c }' "$results"
+}
+median() { # of the numbers on stdin
+  sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 out=target/throughput/list.csv
 state=target/throughput/state
@@ -130,24 +138,43 @@ miner() { # name, threads, corpus, extra env...
 corpus=$(make_corpus "$mb")
 describe_corpus "$corpus"
 uptime
-measure "gzip -dc" sh -c 'gzip -dc "$@" >/dev/null' sh "${files[@]}"
-if command -v libdeflate-gunzip >/dev/null; then
-  measure "libdeflate-gunzip -c" sh -c 'for f; do libdeflate-gunzip -c "$f"; done >/dev/null' sh "${files[@]}"
-fi
-miner "miner threads=1 (flate2 streaming)" 1 "$corpus" GREENLIGHT_INFLATE=stream
-for threads in 1 2; do
-  miner "miner threads=$threads" "$threads" "$corpus"
+# The machines this runs on are shared: their speed drifts from one minute to the next by more
+# than the differences measured here. So the commands a ratio compares run back to back, in
+# rounds, and each ratio is taken within a round; the median over the rounds is the figure.
+# The first round also runs `gzip -dc` and the flate2-streaming miner, for reference.
+have_libdeflate=$(command -v libdeflate-gunzip || true)
+for round in $(seq "$repeat"); do
+  [ "$round" = 1 ] || echo "-- round $round"
+  if [ "$round" = 1 ]; then
+    measure "gzip -dc" sh -c 'gzip -dc "$@" >/dev/null' sh "${files[@]}"
+  fi
+  if [ -n "$have_libdeflate" ]; then
+    measure "libdeflate-gunzip -c" sh -c 'for f; do libdeflate-gunzip -c "$f"; done >/dev/null' sh "${files[@]}"
+  fi
+  if [ "$round" = 1 ]; then
+    miner "miner threads=1 (flate2 streaming)" 1 "$corpus" GREENLIGHT_INFLATE=stream
+  fi
+  for threads in 1 2; do
+    miner "miner threads=$threads" "$threads" "$corpus"
+  done
 done
 uptime
 
-echo "ratios:"
-if [ -n "$(field "libdeflate-gunzip -c" 3)" ]; then
-  awk -v m="$(field "miner threads=1" 3)" -v s="$(field "miner threads=1 (flate2 streaming)" 3)" \
-    -v d="$(field "libdeflate-gunzip -c" 3)" 'BEGIN {
-    printf "  miner/libdeflate CPU-s per GiB: %.2f (target <= 1.3); flate2-streaming miner/libdeflate: %.2f\n", m/d, s/d }'
+# ratio NAME_A NAME_B COLUMN: A/B in each round, then the median.
+ratio() {
+  local r values=()
+  for r in $(seq "$repeat"); do
+    values+=("$(awk -v a="$(field "$1" "$3" "$r")" -v b="$(field "$2" "$3" "$r")" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 0.01) }')")
+  done
+  echo "${values[*]} -> median $(printf '%s\n' "${values[@]}" | median)"
+}
+echo "ratios (per round -> median of $repeat):"
+if [ -n "$have_libdeflate" ]; then
+  echo "  miner/libdeflate CPU-s per GiB: $(ratio "miner threads=1" "libdeflate-gunzip -c" 3) (target <= 1.3)"
+  awk -v s="$(field "miner threads=1 (flate2 streaming)" 3)" -v d="$(field "libdeflate-gunzip -c" 3)" 'BEGIN {
+    printf "  flate2-streaming miner/libdeflate (round 1): %.2f\n", s/d }'
 fi
-awk -v a="$(field "miner threads=1" 2)" -v b="$(field "miner threads=2" 2)" 'BEGIN {
-  printf "  wall t1/t2: %.2f (target >= 1.8 on 2 idle cores)\n", a/(b > 0 ? b : 0.01) }'
+echo "  wall t1/t2: $(ratio "miner threads=1" "miner threads=2" 2) (target >= 1.8 on 2 idle cores)"
 
 if [ -n "$big_mb" ]; then
   small_rss=$(field "miner threads=2" 4)

@@ -115,6 +115,10 @@ impl UrlMemo {
         policy.admit_request(rec)?;
         let url = rec.request.url;
         let admitted = self.admit_url(policy, url, scratch)?;
+        if let Some(slot) = admitted.slot {
+            // Loads while the agent checks below and the caller's work on the hit run.
+            tally.prefetch(slot);
+        }
         policy.admit_hit(rec, &admitted.url, scratch)?;
         let slot = self.slot(policy, url, &admitted, scratch, tally);
         Ok((admitted.url, slot))

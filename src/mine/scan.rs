@@ -31,7 +31,8 @@ use inflate::WholeInflater;
 
 use super::filter::{Policy, Reject, Scratch};
 use super::memo::UrlMemo;
-use super::tally::{Tally, agent_rank};
+use super::normalize::Scheme;
+use super::tally::{Slot, Tally, agent_rank};
 
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
@@ -481,19 +482,23 @@ impl<'p> Worker<'p> {
     /// Processes every line of an object's whole inflated bytes, exactly as
     /// [`Worker::scan_stream`] does chunk by chunk.
     fn scan_lines(&mut self, data: &[u8], key: &str, lines: &mut u64) -> Result<(), String> {
+        let mut pending = Pending::default();
         let mut start = 0;
+        let mut result = Ok(());
         while start < data.len() {
             let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
             *lines += 1;
             if end - start > MAX_LINE {
                 self.stats.lines += 1;
                 self.too_long(key, *lines);
-            } else {
-                self.line(&data[start..end], key, *lines)?;
+            } else if let Err(e) = self.line(&data[start..end], key, *lines, &mut pending) {
+                result = Err(e);
+                break;
             }
             start = end + 1;
         }
-        Ok(())
+        self.record_all(pending);
+        result
     }
 
     fn scan_streamed(&mut self, obj: &LogObject, lines: &mut u64) -> Result<(), String> {
@@ -596,8 +601,13 @@ impl<'p> Worker<'p> {
                         if end - start > MAX_LINE {
                             self.stats.lines += 1;
                             self.too_long(key, *lines);
-                        } else if let Err(e) = self.line(&buf[start..end], key, *lines) {
-                            break Err(e);
+                        } else {
+                            let mut pending = Pending::default();
+                            let result = self.line(&buf[start..end], key, *lines, &mut pending);
+                            self.record_all(pending);
+                            if let Err(e) = result {
+                                break Err(e);
+                            }
                         }
                     }
                     break Ok(());
@@ -611,6 +621,8 @@ impl<'p> Worker<'p> {
             end += n;
             let mut pos = scan_from;
             let mut refused = None;
+            // Recorded before the buffer is refilled (its hits borrow the lines).
+            let mut pending = Pending::default();
             while let Some(i) = memchr::memchr(b'\n', &buf[pos..end]) {
                 let nl = pos + i;
                 if skipping {
@@ -620,7 +632,7 @@ impl<'p> Worker<'p> {
                     if nl - start > MAX_LINE {
                         self.stats.lines += 1;
                         self.too_long(key, *lines);
-                    } else if let Err(e) = self.line(&buf[start..nl], key, *lines) {
+                    } else if let Err(e) = self.line(&buf[start..nl], key, *lines, &mut pending) {
                         refused = Some(e);
                         break;
                     }
@@ -628,6 +640,7 @@ impl<'p> Worker<'p> {
                 start = nl + 1;
                 pos = start;
             }
+            self.record_all(pending);
             if let Some(e) = refused {
                 break Err(e);
             }
@@ -651,7 +664,20 @@ impl<'p> Worker<'p> {
     /// Processes one line. An object whose first line is JSON is refused whole: it is a
     /// CloudWatch "vended" delivery in another format, and mis-parsing it line by line would
     /// only bury that fact in error counts.
-    fn line(&mut self, line: &[u8], key: &str, line_no: u64) -> Result<(), String> {
+    ///
+    /// A kept hit is counted two lines late ([`Pending`]), so that the memory it counts into is
+    /// in cache by then: the memo asks for the URL's counts to be loaded as soon as it knows
+    /// the URL ([`Tally::prefetch`]), and a line later this asks for their heap blocks
+    /// ([`Tally::prefetch_blocks`]). A day's rarely requested URLs have their counts out of
+    /// cache, and counting each hit at once waited for them. The caller records what is still
+    /// pending ([`Worker::record_all`]) before `line`'s bytes go.
+    fn line<'d>(
+        &mut self,
+        line: &'d [u8],
+        key: &str,
+        line_no: u64,
+        pending: &mut Pending<'d>,
+    ) -> Result<(), String> {
         self.stats.lines += 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line_no == 1 && line.first() == Some(&b'{') {
@@ -683,17 +709,64 @@ impl<'p> Worker<'p> {
         self.stats.tracking_removed += u64::from(url.tracking_removed);
         // `admit_request` guarantees a status (the Status check needs one).
         let status = rec.elb_status_code.unwrap_or_default();
-        let rank = agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]);
-        self.tally.record_at(
+        let hit = Hit {
             slot,
-            url.scheme,
+            scheme: url.scheme,
             status,
-            rec.target_us(),
-            rec.second_of_day(),
-            Some((rank, rec.user_agent.raw())),
-        );
+            target_us: rec.target_us(),
+            second: rec.second_of_day(),
+            rank: agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]),
+            agent: rec.user_agent.raw(),
+        };
+        let due = pending.older.take();
+        pending.older = pending.newer.replace(hit);
+        if let Some(next) = &pending.older {
+            self.tally.prefetch_blocks(next.slot);
+        }
+        self.record(due);
         Ok(())
     }
+
+    /// Counts `hit` in the tally (see [`Worker::line`]).
+    #[inline]
+    fn record(&mut self, hit: Option<Hit<'_>>) {
+        if let Some(h) = hit {
+            self.tally.record_at(
+                h.slot,
+                h.scheme,
+                h.status,
+                h.target_us,
+                h.second,
+                Some((h.rank, h.agent)),
+            );
+        }
+    }
+
+    /// Counts every hit still pending, in order.
+    fn record_all(&mut self, pending: Pending<'_>) {
+        self.record(pending.older);
+        self.record(pending.newer);
+    }
+}
+
+/// The last two kept hits of [`Worker::line`], not counted yet: `older` is counted at the next
+/// kept hit.
+#[derive(Default)]
+struct Pending<'d> {
+    older: Option<Hit<'d>>,
+    newer: Option<Hit<'d>>,
+}
+
+/// A kept request, parsed and admitted, waiting to be counted.
+struct Hit<'d> {
+    slot: Slot,
+    scheme: Scheme,
+    status: u16,
+    target_us: Option<u64>,
+    second: u32,
+    rank: u64,
+    /// The user agent as logged.
+    agent: &'d [u8],
 }
 
 /// Whether local objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams

@@ -8,6 +8,7 @@
 //! URLs come from the internet, and a fixed seed would let anyone send colliding keys.
 
 use indexmap::IndexMap;
+use smallvec::SmallVec;
 
 use super::normalize::{Normalized, Scheme, looks_like_secret};
 
@@ -211,16 +212,20 @@ impl CountKey for u8 {
 /// plus up to half again of slack, and peak RSS for 10 GiB of logs was 1.19 times that for
 /// 1 GiB with the same URLs; packed and exact, an entry is 8 bytes. A count saturates at
 /// 2^48 - 1 (281 trillion hits of one URL with one status).
+///
+/// The first [`INLINE_COUNTS`] entries live inside the struct (a `SmallVec` with its `union`
+/// layout is 24 bytes, as a `Vec` is): most URLs meet one or two statuses, and the scan then
+/// counts a hit without following a pointer to a heap block that is rarely in cache.
 #[derive(PartialEq, Eq)]
 pub struct Counts<K> {
-    packed: Vec<u64>,
+    packed: SmallVec<[u64; INLINE_COUNTS]>,
     key: std::marker::PhantomData<K>,
 }
 
 impl<K> Default for Counts<K> {
     fn default() -> Self {
         Counts {
-            packed: Vec::new(),
+            packed: SmallVec::new(),
             key: std::marker::PhantomData,
         }
     }
@@ -239,6 +244,9 @@ impl<K> Clone for Counts<K> {
         self.packed.clone_from(&source.packed);
     }
 }
+
+/// Entries a [`Counts`] holds without a heap block.
+pub const INLINE_COUNTS: usize = 2;
 
 const COUNT_BITS: u32 = 48;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
@@ -360,6 +368,24 @@ pub fn median_of_hist(hist: impl Iterator<Item = (u8, u64)> + Clone) -> Option<u
 /// where a URL's counts are (the scan's `mine::memo`); lookups cost what a `HashMap`'s do.
 type Map = IndexMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
 
+/// Asks the CPU to start loading the cache lines of `value`, without waiting for them.
+#[inline(always)]
+fn prefetch<T>(value: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = std::ptr::from_ref(value).cast::<i8>();
+        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
+            // SAFETY: a prefetch is only a hint: it never faults, and it neither reads into
+            // the program nor writes; the addresses are inside `value` anyway. SSE, which
+            // `_mm_prefetch` needs, is part of every x86_64 CPU.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
 /// another, which consumes it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -387,6 +413,29 @@ impl Tally {
     ) {
         let slot = self.slot(key);
         self.record_at(slot, url.scheme, status, target_us, second, agent);
+    }
+
+    /// Starts loading the counts at `slot` into the cache, to be recorded a little later
+    /// ([`Tally::record_at`]): a day's rarely requested URLs have their counts out of cache.
+    #[inline]
+    pub fn prefetch(&self, slot: Slot) {
+        if let Some((_, stats)) = self.urls.get_index(slot.0) {
+            prefetch(stats);
+        }
+    }
+
+    /// Starts loading the heap blocks of the counts at `slot` (latency buckets, statuses past
+    /// [`INLINE_COUNTS`]); call once the counts themselves are in cache ([`Tally::prefetch`]
+    /// a line earlier), since their addresses are read from there.
+    #[inline]
+    pub fn prefetch_blocks(&self, slot: Slot) {
+        if let Some((_, stats)) = self.urls.get_index(slot.0) {
+            for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
+                if let Some(first) = counts.first() {
+                    prefetch(first);
+                }
+            }
+        }
     }
 
     /// The slot of URL `key` (`host SP request-target`), added with no hits if new.
@@ -643,6 +692,12 @@ mod tests {
         }
         assert_eq!(c, vec![(200, 5), (304, 1), (404, 1), (599, 0)]);
         assert_eq!(c.packed.capacity(), c.len(), "grown one entry at a time");
+        assert_eq!(std::mem::size_of::<Counts<u16>>(), 24, "as small as a Vec");
+        let mut inline = Counts::<u8>::default();
+        inline.add(3, 1);
+        inline.add(1, 1);
+        assert!(!inline.packed.spilled(), "two entries need no heap block");
+        assert_eq!(inline, vec![(1, 1), (3, 1)]);
         c.add(304, u64::MAX);
         c.add(304, 7);
         assert_eq!(
