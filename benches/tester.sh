@@ -4,7 +4,7 @@
 # static body, tester URLs/s against wrk's requests/s; (2) N URLs through nginx to a backend that
 # answers in DELAY_MS (default 20 ms), tester time against the ideal N x DELAY / concurrency.
 #
-#   bash benches/tester.sh [URLS] [DELAY_MS]
+#   [ROUNDS=5] bash benches/tester.sh [URLS] [DELAY_MS]
 #
 # Needs nginx and wrk (Debian packages: `apt-get install nginx wrk`). Starts its own nginx and
 # backend on free loopback ports and stops them (by PID) on exit. TESTER=/path/to/binary runs
@@ -66,18 +66,31 @@ run_tester() {
     { cat "$work/out" >&2; echo "tester failed" >&2; exit 1; }
   cut -d' ' -f1 "$work/time"
 }
-# wrk_rate PATH CONCURRENCY: requests/s from a 10 s wrk run on the same nginx.
+# wrk_rate PATH CONCURRENCY [SECONDS]: requests/s from a wrk run (10 s) on the same nginx.
 wrk_rate() {
-  wrk -t2 -c"$2" -d10s "http://127.0.0.1:$front$1" | awk '/Requests\/sec/ { print $2 }'
+  wrk -t2 -c"$2" -d"${3:-10}s" "http://127.0.0.1:$front$1" | awk '/Requests\/sec/ { print $2 }'
+}
+median() { # of the numbers on stdin
+  sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
 }
 
-echo "== static responses from nginx: greenlight-tester vs wrk at the same concurrency"
+# The machines this runs on are shared, and their speed drifts between one run and the next by
+# more than the ratio's margin: the tester and wrk run back to back in ROUNDS rounds (default
+# 5; wrk for 3 s, about as long as the tester's run), each ratio is taken within its round, and
+# the median over the rounds is the figure.
+rounds=${ROUNDS:-5}
+echo "== static responses from nginx: greenlight-tester vs wrk at the same concurrency ($rounds rounds)"
 for c in 16 64; do
-  wall=$(run_tester "$work/s.csv" "$c")
-  rate=$(wrk_rate /s/1 "$c")
-  awk -v n="$static_urls" -v w="$wall" -v r="$rate" -v c="$c" 'BEGIN {
-    t = n / (w > 0 ? w : 0.01)
-    printf "concurrency %3d: tester %8.0f URLs/s (%d URLs in %.2f s), wrk %8.0f req/s, tester/wrk %.2f\n", c, t, n, w, r, t / r }'
+  ratios=()
+  for round in $(seq "$rounds"); do
+    wall=$(run_tester "$work/s.csv" "$c")
+    rate=$(wrk_rate /s/1 "$c" 3)
+    ratios+=("$(awk -v n="$static_urls" -v w="$wall" -v r="$rate" 'BEGIN { printf "%.2f", n / (w > 0 ? w : 0.01) / r }')")
+    awk -v n="$static_urls" -v w="$wall" -v r="$rate" -v c="$c" -v k="$round" 'BEGIN {
+      t = n / (w > 0 ? w : 0.01)
+      printf "concurrency %3d, round %d: tester %8.0f URLs/s (%d URLs in %.2f s), wrk %8.0f req/s, tester/wrk %.2f\n", c, k, t, n, w, r, t / r }'
+  done
+  echo "concurrency $c: tester/wrk ${ratios[*]} -> median $(printf '%s\n' "${ratios[@]}" | median) (target >= 0.5)"
 done
 
 echo "== $urls URLs, backend ${delay} ms behind nginx: time against the ideal (URLs x latency / concurrency)"
