@@ -700,7 +700,7 @@ impl<'p> Worker<'p> {
         // `Policy::admit`, with the URL's verdict and tally slot remembered (`memo`).
         let admitted = self
             .memo
-            .admit(self.policy, &rec, &mut self.scratch, &mut self.tally);
+            .admit(self.policy, rec, &mut self.scratch, &mut self.tally);
         let (url, slot) = match admitted {
             Ok(a) => a,
             Err(reason) => {
