@@ -181,7 +181,8 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
     // trip counts, where taking each field as its separator is found costs a branch
     // misprediction per 64-byte block. The slack lets a block write 8 positions without a
     // branch per position (most blocks hold fewer).
-    let mut separators = [0usize; MAX_FAST_SEPARATORS + 8];
+    // As u16 (a small array to clear: lines over 64 KiB are declined below).
+    let mut separators = [0u16; MAX_FAST_SEPARATORS + 8];
     let mut n = 0usize;
     // Any bit set: a quote or a separator in a place the proof above excludes.
     let mut bad = 0u64;
@@ -192,6 +193,9 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
     // Bit 0 set when the previous block ended on a closing quote.
     let mut close_pending = 0u64;
 
+    if line.len() > usize::from(u16::MAX) {
+        return false;
+    }
     let (blocks, tail) = line.as_chunks::<64>();
     let mut padded = [0u8; 64];
     padded[..tail.len()].copy_from_slice(tail);
@@ -216,13 +220,14 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         if n + found > MAX_FAST_SEPARATORS {
             return false;
         }
-        let base = b * 64;
+        // In range of u16: longer lines were declined above.
+        let base = (b * 64) as u16;
         for slot in &mut separators[n..n + 8] {
-            *slot = base + bits.trailing_zeros() as usize;
+            *slot = base + bits.trailing_zeros() as u16;
             bits &= bits.wrapping_sub(1);
         }
         for slot in &mut separators[n + 8..(n + found).max(n + 8)] {
-            *slot = base + bits.trailing_zeros() as usize;
+            *slot = base + bits.trailing_zeros() as u16;
             bits &= bits.wrapping_sub(1);
         }
         n += found;
@@ -237,7 +242,7 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
     let Some(last_end) = separators.get_mut(n) else {
         return false;
     };
-    *last_end = line.len();
+    *last_end = line.len() as u16;
     let count = n + 1;
     let Some(ends) = separators.get(..count) else {
         return false;
@@ -245,6 +250,7 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
     let mut start = 0usize;
     let mut quoted_mask = 0u64;
     for (i, (slot, &end)) in fields.known.iter_mut().zip(ends).enumerate() {
+        let end = usize::from(end);
         let quoted = usize::from(line.get(start) == Some(&b'"'));
         let Some(content) = line.get(start + quoted..end.saturating_sub(quoted)) else {
             return false;
