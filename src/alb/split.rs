@@ -427,6 +427,24 @@ mod tests {
     }
 
     #[test]
+    fn lines_over_64_kib_go_to_the_exact_splitter_whole() {
+        // The sweep keeps positions as u16: past 65,535 bytes it declines, at the limit it
+        // still splits, and the exact splitter takes the longer line whole.
+        for (len, taken) in [(65_535usize, true), (65_536, false), (70_000, false)] {
+            let mut line = b"a \"".to_vec();
+            line.resize(len - 3, b'x');
+            line.extend_from_slice(b"\" b");
+            assert_eq!(line.len(), len);
+            assert_eq!(fast(&line).is_some(), taken, "{len}");
+            let mut fields = Fields::new();
+            split_fields(&line, &mut fields).unwrap();
+            assert_eq!(fields.count, 3, "{len}");
+            assert_eq!(fields.known[1].len(), len - 6, "{len}");
+            assert_eq!(fields.known[2], b"b");
+        }
+    }
+
+    #[test]
     fn both_splitters_agree_on_every_short_line_of_spaces_quotes_and_letters() {
         // Every line of up to 9 bytes over {space, quote, 'a'}, and the same lines pushed across
         // a block boundary.
