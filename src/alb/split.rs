@@ -220,14 +220,16 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         if n + found > MAX_FAST_SEPARATORS {
             return false;
         }
-        // In range of u16: longer lines were declined above.
+        // In range of u16: longer lines were declined above. The slack writes past `found`
+        // take `trailing_zeros` of no bits (64), which can wrap at the last block of a line
+        // near 64 KiB: they are never read, and `found` ones are positions in the line.
         let base = (b * 64) as u16;
         for slot in &mut separators[n..n + 8] {
-            *slot = base + bits.trailing_zeros() as u16;
+            *slot = base.wrapping_add(bits.trailing_zeros() as u16);
             bits &= bits.wrapping_sub(1);
         }
         for slot in &mut separators[n + 8..(n + found).max(n + 8)] {
-            *slot = base + bits.trailing_zeros() as u16;
+            *slot = base.wrapping_add(bits.trailing_zeros() as u16);
             bits &= bits.wrapping_sub(1);
         }
         n += found;
