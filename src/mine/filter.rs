@@ -250,7 +250,7 @@ impl Policy {
     pub fn admit(&self, rec: &AlbRecord<'_>, scratch: &mut Scratch) -> Result<Normalized, Reject> {
         self.admit_request(rec)?;
         let n = self.admit_url(rec.request.url, scratch)?;
-        self.admit_hit(rec, &n, scratch)?;
+        self.admit_hit(rec.user_agent, &n, scratch)?;
         Ok(n)
     }
 
@@ -311,13 +311,13 @@ impl Policy {
     /// as `Agent` whatever its URL, as [`Reject`]'s order says).
     pub fn admit_hit(
         &self,
-        rec: &AlbRecord<'_>,
+        user_agent: Escaped<'_>,
         n: &Normalized,
         scratch: &mut Scratch,
     ) -> Result<(), Reject> {
         if scratch
             .agents
-            .is_excluded(&self.excluded_agents, rec.user_agent.raw())
+            .is_excluded(&self.excluded_agents, user_agent.raw())
         {
             return Err(Reject::Agent);
         }

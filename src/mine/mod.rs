@@ -8,6 +8,7 @@
 pub mod filter;
 pub mod memo;
 pub mod normalize;
+mod prefetch;
 pub mod report;
 pub mod route;
 pub mod run;

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use smallvec::SmallVec;
 
 use super::normalize::{Normalized, Scheme, looks_like_secret};
+use super::prefetch::prefetch;
 
 /// What one URL was seen doing during the day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -367,24 +368,6 @@ pub fn median_of_hist(hist: impl Iterator<Item = (u8, u64)> + Clone) -> Option<u
 /// Insertion-ordered, so that a URL has a stable index ([`Slot`]) for a caller that remembers
 /// where a URL's counts are (the scan's `mine::memo`); lookups cost what a `HashMap`'s do.
 type Map = IndexMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
-
-/// Asks the CPU to start loading the cache lines of `value`, without waiting for them.
-#[inline(always)]
-fn prefetch<T>(value: &T) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        let start = std::ptr::from_ref(value).cast::<i8>();
-        for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-            // SAFETY: a prefetch is only a hint: it never faults, and it neither reads into
-            // the program nor writes; the addresses are inside `value` anyway. SSE, which
-            // `_mm_prefetch` needs, is part of every x86_64 CPU.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(offset)) }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = value;
-}
 
 /// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
 /// another, which consumes it).
