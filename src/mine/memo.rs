@@ -393,7 +393,15 @@ mod tests {
 
     #[test]
     fn the_table_finds_every_url_it_holds_whatever_its_length() {
-        let lens = [2, 10, INLINE_URL - 1, INLINE_URL, INLINE_URL + 1, 300, MEMO_MAX_URL];
+        let lens = [
+            2,
+            10,
+            INLINE_URL - 1,
+            INLINE_URL,
+            INLINE_URL + 1,
+            300,
+            MEMO_MAX_URL,
+        ];
         let mut memo = UrlMemo::with_limit(10_000);
         let urls: Vec<Vec<u8>> = (0..3000).map(|i| url(i, lens[i % lens.len()])).collect();
         for u in &urls {
@@ -402,7 +410,11 @@ mod tests {
             memo.insert(h, u, Err(Reject::Method));
         }
         assert_eq!(memo.urls, urls.len());
-        assert!(memo.table.len() >= 2 * urls.len(), "grew: {}", memo.table.len());
+        assert!(
+            memo.table.len() >= 2 * urls.len(),
+            "grew: {}",
+            memo.table.len()
+        );
         for u in &urls {
             let h = memo.prefetch(Escaped(u));
             assert_eq!(memo.find(h, u).map(|s| s.len as usize), Some(u.len()));
@@ -424,8 +436,14 @@ mod tests {
         memo.insert(same, &a, Err(Reject::Method));
         assert!(memo.find(same, &b).is_none());
         memo.insert(same, &b, Err(Reject::Agent));
-        assert!(matches!(memo.find(same, &a).unwrap().entry.verdict, Err(Reject::Method)));
-        assert!(matches!(memo.find(same, &b).unwrap().entry.verdict, Err(Reject::Agent)));
+        assert!(matches!(
+            memo.find(same, &a).unwrap().entry.verdict,
+            Err(Reject::Method)
+        ));
+        assert!(matches!(
+            memo.find(same, &b).unwrap().entry.verdict,
+            Err(Reject::Agent)
+        ));
     }
 
     #[test]
@@ -438,7 +456,8 @@ mod tests {
         }
         let size = memo.table.len();
         assert_eq!(size, 256, "at most half full, a power of two");
-        let found = |memo: &mut UrlMemo, u: &[u8]| memo.find(memo.prefetch(Escaped(u)), u).is_some();
+        let found =
+            |memo: &mut UrlMemo, u: &[u8]| memo.find(memo.prefetch(Escaped(u)), u).is_some();
         assert!(found(&mut memo, &urls[249]) && found(&mut memo, &urls[200]));
         assert!(!found(&mut memo, &urls[0]) && !found(&mut memo, &urls[199]));
         // Starting afresh also drops the bytes past the inline part.
