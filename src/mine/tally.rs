@@ -312,7 +312,9 @@ impl<K: CountKey> Counts<K> {
             }
             return;
         }
-        // Both are sorted by key: merge them into a block of exactly the union's size.
+        // Both are sorted by key: merged in place from the back, into this block grown to
+        // exactly the union's size. (Into a fresh block, the window's merge, which reuses its
+        // record from URL to URL, allocated on almost every URL.)
         let (mut i, mut j, mut union) = (0, 0, 0);
         while let (Some(a), Some(b)) = (self.packed.get(i), other.packed.get(j)) {
             i += usize::from(key(a) <= key(b));
@@ -320,35 +322,44 @@ impl<K: CountKey> Counts<K> {
             union += 1;
         }
         union += (self.packed.len() - i) + (other.packed.len() - j);
-        let mut merged: SmallVec<[u64; INLINE_COUNTS]> = SmallVec::with_capacity(union);
-        let (mut a, mut b) = (
-            self.packed.iter().peekable(),
-            other.packed.iter().peekable(),
-        );
-        loop {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if key(&x) == key(&y) => {
-                    a.next();
-                    b.next();
-                    (x & !COUNT_MASK) | sum(x, y)
+        let old = self.packed.len();
+        if union == old {
+            // Every key of `other` is here already (the window's merge, whose record gathers
+            // the buckets of many days, meets this most): add in place.
+            let mut i = 0;
+            for &b in &other.packed {
+                while self.packed.get(i).is_some_and(|a| key(a) < key(&b)) {
+                    i += 1;
                 }
-                (Some(&&x), Some(&&y)) if key(&x) < key(&y) => {
-                    a.next();
-                    x
+                if let Some(a) = self.packed.get_mut(i) {
+                    *a = (*a & !COUNT_MASK) | sum(*a, b);
                 }
-                (_, Some(&&y)) => {
-                    b.next();
-                    y
-                }
-                (Some(&&x), None) => {
-                    a.next();
-                    x
-                }
-                (None, None) => break,
-            };
-            merged.push(next);
+            }
+            return;
         }
-        self.packed = merged;
+        if union > self.packed.capacity() {
+            self.packed.reserve_exact(union - old);
+        }
+        self.packed.resize(union, 0);
+        let p = &mut self.packed[..];
+        // Invariant: k = i + j - (keys still to come in both), so k >= i: a slot is written
+        // only once what it held was moved on.
+        let (mut i, mut j, mut k) = (old, other.packed.len(), union);
+        while j > 0 {
+            let b = other.packed[j - 1];
+            k -= 1;
+            if i > 0 && key(&p[i - 1]) > key(&b) {
+                p[k] = p[i - 1];
+                i -= 1;
+            } else if i > 0 && key(&p[i - 1]) == key(&b) {
+                p[k] = (p[i - 1] & !COUNT_MASK) | sum(p[i - 1], b);
+                i -= 1;
+                j -= 1;
+            } else {
+                p[k] = b;
+                j -= 1;
+            }
+        }
     }
 
     /// `(key, count)` in key order.
