@@ -957,14 +957,7 @@ mod tests {
         let keys: Vec<&[u8]> = by_walk.urls.keys().map(|k| &k[..]).collect();
         assert!(keys.is_sorted() && keys.len() == by_hash.len());
         // A URL added after the sort leaves the tally unsorted again, and `sorted` sorts.
-        let mut s = Vec::new();
-        let n = normalize(
-            b"http://a.example/first",
-            &NormalizeOptions::default(),
-            &mut s,
-        )
-        .unwrap();
-        by_walk.record(&s, &n, 200, None, 0, None);
+        add(&mut by_walk, "http://a.example/first", 200, None);
         assert!(by_walk.unsorted);
         let sorted = by_walk.sorted();
         assert!(sorted.is_sorted_by(|a, b| a.0 < b.0) && sorted.len() == by_hash.len() + 1);
