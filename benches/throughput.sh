@@ -152,7 +152,7 @@ for round in $(seq "$repeat"); do
     # One process over every object, as the miner is one process: it reuses its output buffer
     # from object to object. Sessions before 2026-11-27 ran one process per object, whose
     # fresh output buffer is faulted in page by page every time (~0.5 s of kernel time per
-    # GiB): that inflated the baseline by ~70% and made the miner's ratio look better than it
+    # GiB): that inflated the baseline by 53-73% and made the miner's ratio look better than it
     # was. Round 1 still runs it that way, for reference.
     measure "libdeflate-gunzip -c" libdeflate-gunzip -c "${files[@]}"
     if [ "$round" = 1 ]; then

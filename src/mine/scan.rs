@@ -667,12 +667,14 @@ impl<'p> Worker<'p> {
     /// CloudWatch "vended" delivery in another format, and mis-parsing it line by line would
     /// only bury that fact in error counts.
     ///
-    /// A kept hit is counted two lines late ([`Pending`]), so that the memory it counts into is
-    /// in cache by then: the memo asks for the URL's counts to be loaded as soon as it knows
-    /// the URL ([`Tally::prefetch`]), and a line later this asks for their heap blocks
-    /// ([`Tally::prefetch_blocks`]). A day's rarely requested URLs have their counts out of
-    /// cache, and counting each hit at once waited for them. The caller records what is still
-    /// pending ([`Worker::record_all`]) before `line`'s bytes go.
+    /// The work on a line is spread over the next ones ([`Pending`]), so that the memory each
+    /// step reads is in cache when it runs: the line's URL's memo entry is prefetched here and
+    /// the request admitted at the next line ([`Worker::admit`]); a kept hit is counted two kept
+    /// hits later, the memo having asked for the URL's counts as soon as it knew the slot
+    /// ([`Tally::prefetch`]) and a hit later this for their heap blocks
+    /// ([`Tally::prefetch_blocks`]). A day's rarely requested URLs are out of cache, and doing
+    /// each step at once waited for them. The caller admits and records what is still pending
+    /// ([`Worker::record_all`]) before `line`'s bytes go.
     fn line<'d>(
         &mut self,
         line: &'d [u8],
@@ -706,12 +708,14 @@ impl<'p> Worker<'p> {
         let parsed = Parsed {
             url: rec.request.url,
             hash,
-            // `admit_request` guarantees a status (the Status check needs one).
-            status: rec.elb_status_code.unwrap_or_default(),
-            target_us: rec.target_us(),
-            second: rec.second_of_day(),
-            rank: agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]),
-            agent: rec.user_agent,
+            figures: HitFigures {
+                // `admit_request` guarantees a status (the Status check needs one).
+                status: rec.elb_status_code.unwrap_or_default(),
+                target_us: rec.target_us(),
+                second: rec.second_of_day(),
+                rank: agent_rank(&[rec.trace_id.raw(), rec.time, rec.client.ip]),
+                agent: rec.user_agent,
+            },
         };
         if let Some(p) = pending.parsed.replace(parsed) {
             self.admit(p, pending);
@@ -725,7 +729,7 @@ impl<'p> Worker<'p> {
         let admitted = self.memo.admit_hashed(
             self.policy,
             p.url,
-            p.agent,
+            p.figures.agent,
             p.hash,
             &mut self.scratch,
             &mut self.tally,
@@ -742,11 +746,7 @@ impl<'p> Worker<'p> {
         let hit = Hit {
             slot,
             scheme: url.scheme,
-            status: p.status,
-            target_us: p.target_us,
-            second: p.second,
-            rank: p.rank,
-            agent: p.agent.raw(),
+            figures: p.figures,
         };
         let due = pending.older.take();
         pending.older = pending.newer.replace(hit);
@@ -759,14 +759,19 @@ impl<'p> Worker<'p> {
     /// Counts `hit` in the tally (see [`Worker::line`]).
     #[inline]
     fn record(&mut self, hit: Option<Hit<'_>>) {
-        if let Some(h) = hit {
+        if let Some(Hit {
+            slot,
+            scheme,
+            figures: f,
+        }) = hit
+        {
             self.tally.record_at(
-                h.slot,
-                h.scheme,
-                h.status,
-                h.target_us,
-                h.second,
-                Some((h.rank, h.agent)),
+                slot,
+                scheme,
+                f.status,
+                f.target_us,
+                f.second,
+                Some((f.rank, f.agent.raw())),
             );
         }
     }
@@ -793,28 +798,29 @@ struct Pending<'d> {
 
 /// What the rest of the checks and the count take from a parsed request that passed
 /// [`Policy::admit_request`]: its URL with the URL's memo hash (its memo entry prefetched),
-/// and its hit's figures. Not the whole record: copying that from line to line (~600 bytes)
-/// cost more than the wait it saves.
+/// and what it would add to the URL's counts. Not the whole record: copying that from line to
+/// line (~600 bytes) cost more than the wait it saves.
 struct Parsed<'d> {
     url: Escaped<'d>,
     hash: UrlHash,
-    status: u16,
-    target_us: Option<u64>,
-    second: u32,
-    rank: u64,
-    agent: Escaped<'d>,
+    figures: HitFigures<'d>,
 }
 
-/// A kept request, parsed and admitted, waiting to be counted.
+/// A kept request, parsed and admitted, waiting to be counted at `slot`.
 struct Hit<'d> {
     slot: Slot,
     scheme: Scheme,
+    figures: HitFigures<'d>,
+}
+
+/// What one request adds to its URL's counts ([`Tally::record_at`]), from its line.
+struct HitFigures<'d> {
     status: u16,
     target_us: Option<u64>,
     second: u32,
     rank: u64,
-    /// The user agent as logged.
-    agent: &'d [u8],
+    /// The user agent as logged (also what the per-hit agent check reads).
+    agent: Escaped<'d>,
 }
 
 /// Whether local objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams
