@@ -331,7 +331,7 @@ impl TallyWriter {
                 if self.full_ranks {
                     buf.extend_from_slice(&a.rank.to_le_bytes());
                 } else {
-                    buf.extend_from_slice(&((a.rank >> 32) as u32).to_le_bytes());
+                    buf.extend_from_slice(&((day_file_rank(a.rank) >> 32) as u32).to_le_bytes());
                 }
             }
         }
@@ -360,6 +360,11 @@ impl TallyWriter {
         self.gz.write_all(&self.buf)?;
         self.gz.finish()
     }
+}
+
+/// A rank as a day file keeps it: its top 32 bits (see the module docs).
+fn day_file_rank(rank: u64) -> u64 {
+    rank & !u64::from(u32::MAX)
 }
 
 /// Encodes one day's tally as a day file (see the module docs).
@@ -750,17 +755,21 @@ pub struct DayProblem {
     pub detail: String,
 }
 
-/// The days of a window, as found in the store.
+/// The days of a window, as found in the store (the last one possibly still in memory, see
+/// [`Window::with_last_day`]).
 #[derive(Debug, Clone)]
-pub struct Window {
+pub struct Window<'t> {
     pub store: StateStore,
     /// First and last day of the window.
     pub first: NaiveDate,
     pub last: NaiveDate,
-    /// Days with a file (after [`Window::read_checked`]: whose file read back whole).
+    /// Days with a file (after [`Window::read_checked`]: whose file read back whole), or in
+    /// memory.
     pub days: Vec<NaiveDate>,
     /// Days of the window without a usable file, in day order.
     pub problems: Vec<DayProblem>,
+    /// The last day's tally, read from here instead of its file.
+    last_day: Option<&'t Tally>,
 }
 
 /// Why reading the window stopped: which day, and why.
@@ -856,7 +865,14 @@ impl IndexHeap {
 /// Copies `from` into `to`, reusing `to`'s buffers.
 fn assign(to: &mut UrlHistory, from: &UrlHistory) {
     to.key.clone_from(&from.key);
-    let (t, f) = (&mut to.stats, &from.stats);
+    assign_stats(&mut to.stats, &from.stats);
+    to.days_seen = from.days_seen;
+    to.first_day = from.first_day;
+    to.last_day = from.last_day;
+}
+
+/// Copies `f` into `t`, reusing `t`'s buffers.
+fn assign_stats(t: &mut UrlStats, f: &UrlStats) {
     t.hits = f.hits;
     t.statuses.clone_from(&f.statuses);
     t.target_us_sum = f.target_us_sum;
@@ -871,9 +887,40 @@ fn assign(to: &mut UrlHistory, from: &UrlHistory) {
         (Some(a), Some(b)) if a.agent == b.agent => a.rank = b.rank,
         (a, b) => a.clone_from(b),
     }
-    to.days_seen = from.days_seen;
-    to.first_day = from.first_day;
-    to.last_day = from.last_day;
+}
+
+/// Where [`Window::for_each`] reads one day from.
+enum DaySource<'t> {
+    File(Box<DayReader>),
+    /// A tally in memory, in key order.
+    Memory {
+        day: NaiveDate,
+        urls: std::vec::IntoIter<(&'t [u8], &'t UrlStats)>,
+    },
+}
+
+impl DaySource<'_> {
+    /// [`DayReader::next_into`]: the same records, from either source.
+    fn next_into(&mut self, rec: &mut UrlHistory) -> Result<bool, DayError> {
+        match self {
+            DaySource::File(r) => r.next_into(rec),
+            DaySource::Memory { day, urls } => {
+                let Some((key, stats)) = urls.next() else {
+                    return Ok(false);
+                };
+                rec.key.clear();
+                rec.key.extend_from_slice(key);
+                assign_stats(&mut rec.stats, stats);
+                if let Some(a) = &mut rec.stats.agent {
+                    a.rank = day_file_rank(a.rank);
+                }
+                rec.days_seen = 1;
+                rec.first_day = *day;
+                rec.last_day = *day;
+                Ok(true)
+            }
+        }
+    }
 }
 
 /// Reads shard `index` of `shards`' partial tally of `day`: a reader of its records and its scan
@@ -937,10 +984,10 @@ pub fn merge_partials(
     Ok((out.finish().map_err(io(0))?, count))
 }
 
-impl Window {
+impl<'t> Window<'t> {
     /// Finds the day files of the window ending on `last`. A day without a file is a `missing`
     /// problem. The files are not read: [`Window::read_checked`] does that on the first pass.
-    pub fn open(store: &StateStore, last: NaiveDate, window_days: u32) -> io::Result<Window> {
+    pub fn open(store: &StateStore, last: NaiveDate, window_days: u32) -> io::Result<Self> {
         let first = window_start(last, window_days);
         let present: BTreeMap<NaiveDate, String> = store
             .list()?
@@ -954,6 +1001,7 @@ impl Window {
             last,
             days: Vec::new(),
             problems: Vec::new(),
+            last_day: None,
         };
         for day in first.iter_days().take_while(|d| *d <= last) {
             if present.contains_key(&day) {
@@ -969,13 +1017,24 @@ impl Window {
         Ok(w)
     }
 
+    /// Reads the last day from `tally` instead of its file, which need not be in the store
+    /// (yet): the records are those its day file would give back ([`encode_day`], then
+    /// [`DayReader`]). Why: the run that has just mined the day holds its tally, and reading
+    /// the file it writes would inflate and decode it once per pass; the file can then be
+    /// written while the window is read.
+    pub fn with_last_day(mut self, tally: &'t Tally) -> Self {
+        let last = self.last.to_string();
+        self.problems.retain(|p| p.day != last);
+        if self.days.last() != Some(&self.last) {
+            self.days.push(self.last);
+        }
+        self.last_day = Some(tally);
+        self
+    }
+
     /// Finds the day files and reads them whole, leaving out (as `corrupt` problems) those that
     /// do not read back.
-    pub fn open_checked(
-        store: &StateStore,
-        last: NaiveDate,
-        window_days: u32,
-    ) -> io::Result<Window> {
+    pub fn open_checked(store: &StateStore, last: NaiveDate, window_days: u32) -> io::Result<Self> {
         let mut w = Self::open(store, last, window_days)?;
         w.read_checked(|| (), |_, _| ());
         Ok(w)
@@ -1007,7 +1066,15 @@ impl Window {
         }
     }
 
-    fn reader(&self, day: NaiveDate) -> Result<DayReader, WindowError> {
+    fn reader(&self, day: NaiveDate) -> Result<DaySource<'t>, WindowError> {
+        if let Some(tally) = self.last_day
+            && day == self.last
+        {
+            return Ok(DaySource::Memory {
+                day,
+                urls: tally.sorted().into_iter(),
+            });
+        }
         let open = || -> Result<DayReader, DayError> {
             let r = self
                 .store
@@ -1015,7 +1082,9 @@ impl Window {
                 .ok_or_else(|| DayError::Corrupt("disappeared".into()))?;
             DayReader::new(day, r)
         };
-        open().map_err(|error| WindowError { day, error })
+        open()
+            .map(|r| DaySource::File(Box::new(r)))
+            .map_err(|error| WindowError { day, error })
     }
 
     /// Calls `f` with every URL of the window, merged over the days, in key order. Holds one
@@ -1355,6 +1424,57 @@ mod tests {
         assert_eq!(w.days, vec![day(3)]);
         assert_eq!(expire(&store, day(3), 2).unwrap(), vec![day(1)]);
         assert_eq!(store.list().unwrap(), vec![day_name(day(3))]);
+    }
+
+    #[test]
+    fn the_last_day_in_memory_reads_as_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::Dir(dir.path().into());
+        write_day(
+            &store,
+            day(1),
+            &tally_with_agents(&[("https://a.example/x", 7 << 32, b"old")]),
+        )
+        .unwrap();
+        // Recorded out of key order, with ranks whose low bits a day file drops.
+        let last = tally_with_agents(&[
+            ("https://c.example/", (3 << 32) + 5, b"curl/8"),
+            ("https://a.example/x", (9 << 32) + 1, b"new"),
+            ("https://b.example/", 1, b"Mozilla/5.0"),
+            ("https://a.example/x", (2 << 32) + 9, b"newer"),
+        ]);
+        let read = |w: &Window<'_>| {
+            let mut got = Vec::new();
+            w.for_each(|u| got.push(u.clone())).unwrap();
+            got
+        };
+
+        // Not in the store (yet): still a day of the window, and no problem.
+        let w = Window::open(&store, day(2), 2).unwrap();
+        assert_eq!(w.problems.len(), 1);
+        let w = w.with_last_day(&last);
+        assert_eq!(
+            (w.days.clone(), w.problems.len()),
+            (vec![day(1), day(2)], 0)
+        );
+        let from_memory = read(&w);
+
+        write_day(&store, day(2), &last).unwrap();
+        let from_files = read(&Window::open(&store, day(2), 2).unwrap());
+        assert_eq!(from_memory, from_files);
+        assert_eq!(from_memory.len(), 3);
+        let a = &from_memory[0];
+        assert_eq!((a.days_seen, a.stats.hits), (2, 3));
+        assert_eq!(a.stats.agent.as_ref().unwrap().rank, 2 << 32);
+
+        // A damaged file of the last day is not read when the day is in memory.
+        store.put(&day_name(day(2)), b"not a tally").unwrap();
+        let mut w = Window::open(&store, day(2), 2)
+            .unwrap()
+            .with_last_day(&last);
+        w.read_checked(|| (), |_, _| ());
+        assert!(w.problems.is_empty());
+        assert_eq!(read(&w), from_files);
     }
 
     #[test]

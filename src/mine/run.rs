@@ -21,7 +21,7 @@ use crate::history::{self, StateStore, Window};
 use crate::list::{ListFormat, write_list};
 use crate::output::Destination;
 use crate::s3::S3Error;
-use crate::sample::{SampleConfig, Sampler};
+use crate::sample::{Sample, SampleConfig, Sampler};
 use crate::source::{LogObject, LogSource, Scope, SourceError};
 
 /// Everything a run needs; the binary fills it from flags.
@@ -254,13 +254,18 @@ fn mine(
     };
     report.history.state = cfg.state.to_string();
     report.history.window_days = cfg.window_days;
+    // The last day's tally, when this run mined it: the window reads it from memory.
+    let mut last_day: Option<Tally> = None;
     match cfg.mode {
         Mode::Whole => {
             for day in first.iter_days().take_while(|d| *d <= cfg.day) {
                 let tally = mine_day(cfg, day, None, progress, report)?;
-                let file = history::encode_day(day, &tally)
-                    .map_err(|e| state_err(format!("cannot encode the tally of {day}: {e}")))?;
-                keep_day(cfg, day, &file, tally.len() as u64, report)?;
+                if day < cfg.day {
+                    store_day(cfg, day, &tally)?;
+                    note_kept_day(cfg, day, tally.len() as u64, report)?;
+                } else {
+                    last_day = Some(tally);
+                }
             }
         }
         Mode::Shard { index, count } => {
@@ -274,29 +279,35 @@ fn mine(
         }
         Mode::Merge { count } => {
             let (file, distinct) = merge_shards(cfg, count, report)?;
-            keep_day(cfg, cfg.day, &file, distinct, report)?;
+            put_day(cfg, cfg.day, &file)?;
+            note_kept_day(cfg, cfg.day, distinct, report)?;
         }
     }
 
-    // The list, as of the last day, from the window: two passes over the day files, the
-    // first (route learning) also checking them, the second sampling with the learned routes.
-    let mut window = Window::open(&cfg.state, cfg.day, cfg.window_days)
-        .map_err(|e| state_err(format!("cannot list the state: {e}")))?;
-    let learner = window.read_checked(
-        || Learner::new(cfg.route_min_distinct),
-        |learner, u| learner.see(u.host(), u.target()),
-    );
-    report.add_window(&window);
-    let untracked = learner.untracked();
-    let router = learner.finish(cfg.routes.clone());
-    let mut sample_cfg = cfg.sample.clone();
-    sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
-    let mut sampler = Sampler::new(sample_cfg.clone(), &router);
-    window
-        .for_each(|u| sampler.add(u))
-        .map_err(|e| state_err(format!("reading the window: {e}")))?;
-    let sample = sampler.finish();
-    report.add_sample(&sample, &sample_cfg, untracked);
+    let sample = match &last_day {
+        None => sample_window(cfg, None, report)?,
+        // Encoding and storing the day file (~20 ms for 1 GiB of logs) and reading the window
+        // (two passes) need not wait for each other when the run has a second core: the
+        // window takes the last day from memory. On one thread, the file is stored first.
+        Some(tally) if threads_of(cfg) >= 2 => {
+            let (stored, sample) = std::thread::scope(|s| {
+                let storing = s.spawn(|| store_day(cfg, cfg.day, tally));
+                let sample = sample_window(cfg, Some(tally), report);
+                let stored = storing
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (stored, sample)
+            });
+            stored?;
+            note_kept_day(cfg, cfg.day, tally.len() as u64, report)?;
+            sample?
+        }
+        Some(tally) => {
+            store_day(cfg, cfg.day, tally)?;
+            note_kept_day(cfg, cfg.day, tally.len() as u64, report)?;
+            sample_window(cfg, Some(tally), report)?
+        }
+    };
 
     let mut list = Vec::new();
     write_list(&mut list, &sample.picks, cfg.format)
@@ -319,12 +330,74 @@ fn mine(
     Ok(())
 }
 
-/// Writes a good day's tally file to the state, drops the tallies older than the window and
-/// notes the day in the report.
-fn keep_day(
+/// The sample of the window that ends on the run's day, its learned routes and its figures
+/// in the report; `last_day` is that day's tally when the run holds it
+/// ([`Window::with_last_day`]). Two passes over the day files: the first (route learning)
+/// also checks them, the second samples with the learned routes.
+fn sample_window(
+    cfg: &MinerConfig,
+    last_day: Option<&Tally>,
+    report: &mut RunReport,
+) -> Result<Sample, MinerError> {
+    let state_err = |what: String| MinerError::State {
+        store: cfg.state.to_string(),
+        what,
+    };
+    let mut window = Window::open(&cfg.state, cfg.day, cfg.window_days)
+        .map_err(|e| state_err(format!("cannot list the state: {e}")))?;
+    if let Some(tally) = last_day {
+        window = window.with_last_day(tally);
+    }
+    let learner = window.read_checked(
+        || Learner::new(cfg.route_min_distinct),
+        |learner, u| learner.see(u.host(), u.target()),
+    );
+    report.add_window(&window);
+    let untracked = learner.untracked();
+    let router = learner.finish(cfg.routes.clone());
+    let mut sample_cfg = cfg.sample.clone();
+    sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
+    let mut sampler = Sampler::new(sample_cfg.clone(), &router);
+    window
+        .for_each(|u| sampler.add(u))
+        .map_err(|e| state_err(format!("reading the window: {e}")))?;
+    let sample = sampler.finish();
+    report.add_sample(&sample, &sample_cfg, untracked);
+    Ok(sample)
+}
+
+/// The threads the scan runs on (`--threads`, 0 meaning one per core).
+fn threads_of(cfg: &MinerConfig) -> usize {
+    match cfg.threads {
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
+        n => n,
+    }
+}
+
+/// Encodes a good day's tally and writes it to the state ([`put_day`]).
+fn store_day(cfg: &MinerConfig, day: NaiveDate, tally: &Tally) -> Result<(), MinerError> {
+    let file = history::encode_day(day, tally).map_err(|e| MinerError::State {
+        store: cfg.state.to_string(),
+        what: format!("cannot encode the tally of {day}: {e}"),
+    })?;
+    put_day(cfg, day, &file)
+}
+
+/// Writes a good day's tally file to the state, replacing an earlier one.
+fn put_day(cfg: &MinerConfig, day: NaiveDate, file: &[u8]) -> Result<(), MinerError> {
+    cfg.state
+        .put(&history::day_name(day), file)
+        .map_err(|e| MinerError::State {
+            store: cfg.state.to_string(),
+            what: format!("cannot write the tally of {day}: {e}"),
+        })
+}
+
+/// After a good day's tally is stored: drops the tallies older than the window and notes the
+/// day in the report.
+fn note_kept_day(
     cfg: &MinerConfig,
     day: NaiveDate,
-    file: &[u8],
     distinct_urls: u64,
     report: &mut RunReport,
 ) -> Result<(), MinerError> {
@@ -332,9 +405,6 @@ fn keep_day(
         store: cfg.state.to_string(),
         what,
     };
-    cfg.state
-        .put(&history::day_name(day), file)
-        .map_err(|e| state_err(format!("cannot write the tally of {day}: {e}")))?;
     let expired = history::expire(&cfg.state, day, cfg.window_days)
         .map_err(|e| state_err(format!("cannot drop old tallies: {e}")))?;
     report

@@ -442,26 +442,29 @@ pub fn median_of_hist(hist: impl Iterator<Item = (u8, u64)> + Clone) -> Option<u
 /// where a URL's counts are (the scan's `mine::memo`); lookups cost what a `HashMap`'s do.
 type Map = IndexMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
 
-/// Adds map `b` into map `a`, both in key order, leaving `a` in key order: a walk of both,
-/// adding up the counts of a URL in both ([`UrlStats::merge_owned`]) in place; the URLs only
-/// in `b` are appended, then put in place by a stable sort, which finds the two sorted runs and
-/// merges them in one pass.
-fn merge_sorted(a: &mut Map, b: Map) {
-    let mut only_b = Vec::new();
-    let mut i = 0;
-    for (key, theirs) in b {
-        while a.get_index(i).is_some_and(|(k, _)| **k < *key) {
-            i += 1;
+/// Adds map `b` into map `into`, both in key order, leaving `into` in key order: one walk of
+/// both that moves every URL, in key order, into a new map, adding up the counts of a URL in
+/// both ([`UrlStats::merge_owned`]). (Merging in place instead appends the URLs only in `b`
+/// and sorts them into place, which moves every entry and rebuilds the hash index; measured,
+/// both take the same 17-22 ms after the 2-thread scan of 1 GiB: two tallies of ~29.5 k URLs
+/// that share nearly all of them. The time goes to memory: each URL's key, counts and agent
+/// are in blocks of their own, written by the other core.)
+fn merge_sorted(into: &mut Map, b: Map) {
+    let hasher = into.hasher().clone();
+    let a = std::mem::replace(into, Map::with_hasher(hasher.clone()));
+    let mut merged = Map::with_capacity_and_hasher(a.len() + b.len(), hasher);
+    let mut b = b.into_iter().peekable();
+    for (key, mut stats) in a {
+        while let Some((k, theirs)) = b.next_if(|(k, _)| *k < key) {
+            merged.insert(k, theirs);
         }
-        match a.get_index_mut(i) {
-            Some((k, mine)) if **k == *key => mine.merge_owned(theirs),
-            _ => only_b.push((key, theirs)),
+        if let Some((_, theirs)) = b.next_if(|(k, _)| *k == key) {
+            stats.merge_owned(theirs);
         }
+        merged.insert(key, stats);
     }
-    if !only_b.is_empty() {
-        a.extend(only_b);
-        a.sort_keys();
-    }
+    merged.extend(b);
+    *into = merged;
 }
 
 /// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
@@ -899,9 +902,12 @@ mod tests {
                 let mut t = Tally::default();
                 let mut s = Vec::new();
                 for i in 0..400u64 {
-                    // Shares overlap on most URLs; each also has URLs of its own.
+                    // Shares overlap on most URLs; each also has URLs of its own, which
+                    // sort before and after the shared ones.
                     let u = if i % 10 == 0 {
                         format!("http://a{share}.example/{i}")
+                    } else if i % 10 == 5 {
+                        format!("http://z{share}.example/{i}")
                     } else {
                         format!("http://h{}.example/{}", i % 7, i % 150)
                     };
