@@ -327,6 +327,13 @@ fn mine(
                 .map_err(|e| state_err(format!("cannot delete {name}: {e}")))?;
         }
     }
+    // Freeing a day's tally takes a few milliseconds (4-5 for 30 k URLs, an allocation or
+    // three per URL) that the run need not wait for when it has a second core.
+    if let Some(tally) = last_day
+        && threads_of(cfg) >= 2
+    {
+        std::thread::spawn(move || drop(tally));
+    }
     Ok(())
 }
 
