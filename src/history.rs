@@ -807,58 +807,74 @@ pub fn window_start(last: NaiveDate, window_days: u32) -> NaiveDate {
         .unwrap_or(NaiveDate::MIN)
 }
 
-/// A min-heap of reader indices ordered by (current key, index): the k-way merge of the days
-/// without copying a key per record.
-struct IndexHeap {
-    items: Vec<usize>,
+/// The k-way merge of the days: a tournament ("loser") tree over the readers' current
+/// records, ordered by (key, reader index), so that of equal keys the oldest day's comes first.
+/// Each internal node keeps the loser of its match and the root the winner; after the winner's
+/// reader moves on, only the matches on its path are replayed: log2(k) key compares, where a
+/// binary heap's pop and push took about twice that (its compares were ~15% of reading a
+/// 30-day window). Keys are compared where they are, never copied.
+struct LoserTree {
+    /// `nodes[0]`: the winner; `nodes[n]`, `1 <= n < size`: the loser of the match at node n,
+    /// whose children are nodes `2n` and `2n + 1` (leaf `i` is node `size + i`).
+    nodes: Vec<usize>,
+    /// Whether reader `i` has a current record (readers past the last one never have).
+    live: Vec<bool>,
 }
 
-impl IndexHeap {
-    fn less(heads: &[UrlHistory], a: usize, b: usize) -> bool {
-        (&heads[a].key, a) < (&heads[b].key, b)
+impl LoserTree {
+    /// The tree over `heads`, of which those marked in `live` are current records.
+    fn new(heads: &[UrlHistory], live: &[bool]) -> Self {
+        let size = live.len().next_power_of_two();
+        let mut tree = LoserTree {
+            nodes: vec![0; size],
+            live: live.to_vec(),
+        };
+        tree.live.resize(size, false);
+        let mut winners = vec![0; 2 * size];
+        for (i, w) in winners[size..].iter_mut().enumerate() {
+            *w = i;
+        }
+        for n in (1..size).rev() {
+            let (a, b) = (winners[2 * n], winners[2 * n + 1]);
+            let (win, lose) = if tree.beats(heads, a, b) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            winners[n] = win;
+            tree.nodes[n] = lose;
+        }
+        // Node 1 is the root, or the one leaf when `size` is 1.
+        tree.nodes[0] = winners[1];
+        tree
     }
 
-    fn push(&mut self, heads: &[UrlHistory], i: usize) {
-        self.items.push(i);
-        let mut c = self.items.len() - 1;
-        while c > 0 {
-            let p = (c - 1) / 2;
-            if !Self::less(heads, self.items[c], self.items[p]) {
-                break;
-            }
-            self.items.swap(c, p);
-            c = p;
-        }
+    /// Whether reader `a`'s record comes before reader `b`'s (a reader without one comes last).
+    fn beats(&self, heads: &[UrlHistory], a: usize, b: usize) -> bool {
+        self.live[a] && (!self.live[b] || (&heads[a].key, a) < (&heads[b].key, b))
     }
 
-    fn pop(&mut self, heads: &[UrlHistory]) -> Option<usize> {
-        let last = self.items.pop()?;
-        if self.items.is_empty() {
-            return Some(last);
-        }
-        let top = std::mem::replace(&mut self.items[0], last);
-        let n = self.items.len();
-        let mut p = 0;
-        loop {
-            let (l, r) = (2 * p + 1, 2 * p + 2);
-            let mut m = p;
-            if l < n && Self::less(heads, self.items[l], self.items[m]) {
-                m = l;
-            }
-            if r < n && Self::less(heads, self.items[r], self.items[m]) {
-                m = r;
-            }
-            if m == p {
-                break;
-            }
-            self.items.swap(p, m);
-            p = m;
-        }
-        Some(top)
+    /// The reader whose record comes first, if any reader has one.
+    fn winner(&self) -> Option<usize> {
+        let w = self.nodes[0];
+        self.live[w].then_some(w)
     }
 
-    fn peek(&self) -> Option<usize> {
-        self.items.first().copied()
+    /// After the winner, reader `i`, moved on to its next record (`live`: it has one): replays
+    /// the matches on its path.
+    fn replay(&mut self, heads: &[UrlHistory], i: usize, live: bool) {
+        self.live[i] = live;
+        let mut w = i;
+        let mut n = (self.nodes.len() + i) / 2;
+        while n >= 1 {
+            let other = self.nodes[n];
+            if self.beats(heads, other, w) {
+                self.nodes[n] = w;
+                w = other;
+            }
+            n /= 2;
+        }
+        self.nodes[0] = w;
     }
 }
 
@@ -947,37 +963,31 @@ pub fn merge_partials(
     mut readers: Vec<DayReader>,
 ) -> Result<(Vec<u8>, u64), (usize, DayError)> {
     let mut heads: Vec<UrlHistory> = Vec::with_capacity(readers.len());
-    let mut heap = IndexHeap {
-        items: Vec::with_capacity(readers.len()),
-    };
+    let mut live = Vec::with_capacity(readers.len());
     for (i, r) in readers.iter_mut().enumerate() {
         let mut head = UrlHistory::default();
-        if r.next_into(&mut head).map_err(|e| (i, e))? {
-            heads.push(head);
-            heap.push(&heads, i);
-        } else {
-            heads.push(head);
-        }
+        live.push(r.next_into(&mut head).map_err(|e| (i, e))?);
+        heads.push(head);
     }
+    let mut tree = LoserTree::new(&heads, &live);
     let mut out = TallyWriter::day(day);
     let mut merged = UrlHistory::default();
     let io = |i: usize| move |e: io::Error| (i, DayError::Io(e));
-    while let Some(i) = heap.pop(&heads) {
+    let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, tree: &mut LoserTree| {
+        let live = readers[j].next_into(&mut heads[j]).map_err(|e| (j, e))?;
+        tree.replay(heads, j, live);
+        Ok::<(), (usize, DayError)>(())
+    };
+    while let Some(i) = tree.winner() {
         assign(&mut merged, &heads[i]);
-        let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, heap: &mut IndexHeap| {
-            if readers[j].next_into(&mut heads[j]).map_err(|e| (j, e))? {
-                heap.push(heads, j);
-            }
-            Ok::<(), (usize, DayError)>(())
-        };
-        while let Some(j) = heap.peek()
+        // Keys only grow within a reader: its next record is not this URL.
+        advance(i, &mut heads, &mut tree)?;
+        while let Some(j) = tree.winner()
             && heads[j].key == merged.key
         {
-            heap.pop(&heads);
             merged.stats.merge(&heads[j].stats);
-            advance(j, &mut heads, &mut heap)?;
+            advance(j, &mut heads, &mut tree)?;
         }
-        advance(i, &mut heads, &mut heap)?;
         out.push(&merged.key, &merged.stats).map_err(io(i))?;
     }
     let count = out.count();
@@ -1092,45 +1102,40 @@ impl<'t> Window<'t> {
     pub fn for_each(&self, mut f: impl FnMut(&UrlHistory)) -> Result<(), WindowError> {
         let mut readers = Vec::with_capacity(self.days.len());
         let mut heads: Vec<UrlHistory> = Vec::with_capacity(self.days.len());
-        let mut heap = IndexHeap {
-            items: Vec::with_capacity(self.days.len()),
-        };
-        for (i, &day) in self.days.iter().enumerate() {
+        let mut live = Vec::with_capacity(self.days.len());
+        for &day in &self.days {
             let mut r = self.reader(day)?;
             let mut head = UrlHistory::default();
-            let live = r
-                .next_into(&mut head)
-                .map_err(|error| WindowError { day, error })?;
+            live.push(
+                r.next_into(&mut head)
+                    .map_err(|error| WindowError { day, error })?,
+            );
             heads.push(head);
             readers.push(r);
-            if live {
-                heap.push(&heads, i);
-            }
         }
+        let mut tree = LoserTree::new(&heads, &live);
+        let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, tree: &mut LoserTree| {
+            let live = readers[j]
+                .next_into(&mut heads[j])
+                .map_err(|error| WindowError {
+                    day: self.days[j],
+                    error,
+                })?;
+            tree.replay(heads, j, live);
+            Ok::<(), WindowError>(())
+        };
         let mut merged = UrlHistory::default();
-        while let Some(i) = heap.pop(&heads) {
-            // Readers are in day order and ties pop by index: oldest day first.
+        while let Some(i) = tree.winner() {
+            // Readers are in day order and ties go to the lower index: oldest day first. Keys
+            // only grow within a reader, so reader i moves on at once.
             assign(&mut merged, &heads[i]);
-            let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, heap: &mut IndexHeap| {
-                let live = readers[j]
-                    .next_into(&mut heads[j])
-                    .map_err(|error| WindowError {
-                        day: self.days[j],
-                        error,
-                    })?;
-                if live {
-                    heap.push(heads, j);
-                }
-                Ok::<(), WindowError>(())
-            };
-            while let Some(j) = heap.peek()
+            advance(i, &mut heads, &mut tree)?;
+            while let Some(j) = tree.winner()
                 && heads[j].key == merged.key
             {
-                heap.pop(&heads);
                 merged.merge(&heads[j]);
-                advance(j, &mut heads, &mut heap)?;
+                advance(j, &mut heads, &mut tree)?;
             }
-            advance(i, &mut heads, &mut heap)?;
             f(&merged);
         }
         Ok(())
@@ -1475,6 +1480,50 @@ mod tests {
         w.read_checked(|| (), |_, _| ());
         assert!(w.problems.is_empty());
         assert_eq!(read(&w), from_files);
+    }
+
+    #[test]
+    fn the_loser_tree_merges_in_key_then_reader_order() {
+        // Every reader count up to 9, with keys shared between readers, empty readers, and
+        // readers that run out early.
+        for k in 0..=9usize {
+            let lists: Vec<Vec<Vec<u8>>> = (0..k)
+                .map(|r| {
+                    (0..(r * 7 + 3) % 11)
+                        .map(|j| format!("k{:02}", (j * (r + 2) + r) % 23).into_bytes())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
+                })
+                .collect();
+            let mut want: Vec<(Vec<u8>, usize)> = lists
+                .iter()
+                .enumerate()
+                .flat_map(|(r, l)| l.iter().map(move |key| (key.clone(), r)))
+                .collect();
+            want.sort();
+            let mut pos = vec![0usize; k];
+            let mut heads: Vec<UrlHistory> = (0..k).map(|_| UrlHistory::default()).collect();
+            let mut live = vec![false; k];
+            for r in 0..k {
+                if let Some(key) = lists[r].first() {
+                    heads[r].key = key.clone();
+                    live[r] = true;
+                }
+            }
+            let mut tree = LoserTree::new(&heads, &live);
+            let mut got = Vec::new();
+            while let Some(r) = tree.winner() {
+                got.push((heads[r].key.clone(), r));
+                pos[r] += 1;
+                let next = lists[r].get(pos[r]);
+                if let Some(key) = next {
+                    heads[r].key = key.clone();
+                }
+                tree.replay(&heads, r, next.is_some());
+            }
+            assert_eq!(got, want, "{k} readers");
+        }
     }
 
     #[test]
