@@ -4,7 +4,7 @@
 # figure is a ratio taken on the same machine at the same time.
 #
 #   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
-#                              [--big-mb N] [--s3] [--repeat N]
+#                              [--big-mb N] [--s3] [--repeat N] [--window-days N]
 #
 #   --mb      target uncompressed size of the corpus in MB (default 1024)
 #   --seed    generator seed (default 42)
@@ -15,6 +15,11 @@
 #   --s3      also mine the corpus from a local moto S3 server (installed by `bash .ci/test`)
 #   --repeat  rounds of libdeflate-gunzip, miner on 1 thread and on 2, back to back (default 5);
 #             the ratios are given per round and as the median over the rounds
+#   --window-days  mine the day on top of a state that already holds the N-1 days before it, as
+#             a nightly run with an N-day retention window does (default 1: an empty state).
+#             The earlier days are generated with the same seed at 128 MB each (the window's
+#             cost follows their distinct URLs, not their volume), mined once, and cached; each
+#             timed run starts from a copy of that state
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
 # ~16 MB (uncompressed) objects from 4 or more ALB nodes, and its long tail of URLs is small
@@ -29,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5
+mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1
 while [ $# -gt 0 ]; do
   case $1 in
     --mb) mb=$2; shift 2 ;;
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
     --big-mb) big_mb=$2; shift 2 ;;
     --s3) s3=1; shift ;;
     --repeat) repeat=$2; shift 2 ;;
+    --window-days) window_days=$2; shift 2 ;;
     *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -129,14 +135,46 @@ median() { # of the numbers on stdin
 }
 out=target/throughput/list.csv
 state=target/throughput/state
+# The state every timed run starts from: empty, or the window's earlier days (--window-days).
+history=
 miner() { # name, threads, corpus, extra env...
   local name=$1 threads=$2 corpus=$3; shift 3
+  rm -rf "$state"
+  [ -z "$history" ] || cp -r "$history" "$state"
   measure "$name" env GREENLIGHT_QUIET=1 "$@" target/release/greenlight-miner --logs "$corpus" \
-    --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100
+    --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100 \
+    --window-days "$window_days"
+}
+
+# make_history: the state of the window_days - 1 days before $day (generated and mined once).
+make_history() {
+  local days=$(( window_days - 1 )) bpl lines first last dir
+  dir=target/throughput/history-$window_days-$seed-$day-$fields
+  if [ ! -f "$dir.done" ]; then
+    rm -rf "$dir" "$dir.logs"
+    bpl=$(bytes_per_line)
+    lines=$(( 128 * 1000000 / bpl / 8 ))
+    first=$(date -u -d "$day - $days days" +%F)
+    last=$(date -u -d "$day - 1 day" +%F)
+    echo "generating and mining the $days days before $day ($first..$last, 128 MB each) into $dir" >&2
+    target/release/examples/synth --out "$dir.logs" --seed "$seed" --first-day "$first" \
+      --days "$days" --nodes 2 --objects-per-node-per-day 4 --lines-per-object "$lines" \
+      --long-tail-values "$tail_values" "${synth_fields[@]}" >/dev/null
+    GREENLIGHT_QUIET=1 target/release/greenlight-miner --logs "$dir.logs" --from "$first" \
+      --date "$last" --out target/throughput/history-list.csv --state "$dir" \
+      --window-days "$window_days" --max-error-rate 100 >/dev/null 2>&1
+    rm -rf "$dir.logs"
+    touch "$dir.done"
+  fi
+  echo "$dir"
 }
 
 corpus=$(make_corpus "$mb")
 describe_corpus "$corpus"
+if [ "$window_days" -gt 1 ]; then
+  history=$(make_history)
+  echo "state: the $(( window_days - 1 )) days before $day, $(find "$history" -name 'tally-*' | wc -l) day files, $(du -sk "$history" | cut -f1) KB"
+fi
 uptime
 # The machines this runs on are shared: their speed drifts from one minute to the next by more
 # than the differences measured here. So the commands a ratio compares run back to back, in
