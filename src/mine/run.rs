@@ -286,26 +286,15 @@ fn mine(
 
     let sample = match &last_day {
         None => sample_window(cfg, None, report)?,
-        // Encoding and storing the day file (~20 ms for 1 GiB of logs) and reading the window
-        // (two passes) need not wait for each other when the run has a second core: the
-        // window takes the last day from memory. On one thread, the file is stored first.
-        Some(tally) if threads_of(cfg) >= 2 => {
-            let (stored, sample) = std::thread::scope(|s| {
-                let storing = s.spawn(|| store_day(cfg, cfg.day, tally));
-                let sample = sample_window(cfg, Some(tally), report);
-                let stored = storing
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (stored, sample)
-            });
+        Some(tally) => {
+            let (stored, sampled) =
+                store_beside(cfg, tally, || sample_window(cfg, Some(tally), report));
             stored?;
             note_kept_day(cfg, cfg.day, tally.len() as u64, report)?;
-            sample?
-        }
-        Some(tally) => {
-            store_day(cfg, cfg.day, tally)?;
-            note_kept_day(cfg, cfg.day, tally.len() as u64, report)?;
-            sample_window(cfg, Some(tally), report)?
+            match sampled {
+                Some(sample) => sample?,
+                None => sample_window(cfg, Some(tally), report)?,
+            }
         }
     };
 
@@ -329,10 +318,11 @@ fn mine(
     }
     // Freeing a day's tally takes a few milliseconds (4-5 for 30 k URLs, an allocation or
     // three per URL) that the run need not wait for when it has a second core.
+    // (When no thread can be started, the tally is freed here.)
     if let Some(tally) = last_day
         && threads_of(cfg) >= 2
     {
-        std::thread::spawn(move || drop(tally));
+        let _ = std::thread::Builder::new().spawn(move || drop(tally));
     }
     Ok(())
 }
@@ -371,6 +361,33 @@ fn sample_window(
     let sample = sampler.finish();
     report.add_sample(&sample, &sample_cfg, untracked);
     Ok(sample)
+}
+
+/// Encodes and stores the run's day ([`store_day`]) on a thread of its own while `meanwhile`
+/// runs, when the run has a second core: encoding the day file takes ~20 ms for 1 GiB of logs,
+/// and reading the window (which takes the day from memory) need not wait for it. With one
+/// thread, or when no thread can be started, it only stores the day and returns `None`, leaving
+/// `meanwhile` to the caller.
+fn store_beside<T>(
+    cfg: &MinerConfig,
+    tally: &Tally,
+    meanwhile: impl FnOnce() -> T,
+) -> (Result<(), MinerError>, Option<T>) {
+    if threads_of(cfg) < 2 {
+        return (store_day(cfg, cfg.day, tally), None);
+    }
+    std::thread::scope(|s| {
+        match std::thread::Builder::new().spawn_scoped(s, || store_day(cfg, cfg.day, tally)) {
+            Ok(storing) => {
+                let done = meanwhile();
+                let stored = storing
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (stored, Some(done))
+            }
+            Err(_) => (store_day(cfg, cfg.day, tally), None),
+        }
+    })
 }
 
 /// The threads the scan runs on (`--threads`, 0 meaning one per core).
