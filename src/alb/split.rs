@@ -390,6 +390,35 @@ mod tests {
         assert_eq!(prefix_xor_shifts(1), u64::MAX);
     }
 
+    /// The masks of the portable version (the one CPUs without AVX2 run; the tests on an AVX2
+    /// machine never dispatch to it) against their definition.
+    #[test]
+    fn portable_block_masks_mark_every_space_and_quote() {
+        let mut block = [0u8; 64];
+        for seed in 0..200u64 {
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            for b in &mut block {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = [b' ', b'"', b'a', b'\0', 0x80 | b' ', 0xff][(x % 6) as usize];
+            }
+            let (spaces, quotes) = block_masks(&block);
+            for (i, &b) in block.iter().enumerate() {
+                assert_eq!(
+                    spaces >> i & 1 == 1,
+                    b == b' ',
+                    "space bit {i}, seed {seed}"
+                );
+                assert_eq!(
+                    quotes >> i & 1 == 1,
+                    b == b'"',
+                    "quote bit {i}, seed {seed}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_fast_split_takes_well_formed_lines_across_block_boundaries() {
         // Quoted fields with spaces that straddle the 64-byte blocks at every offset.
