@@ -284,7 +284,8 @@ fn binary_exit_codes_and_reports() {
     let x = std::fs::read_to_string(&junit).unwrap();
     assert!(x.contains("tests=\"16\" failures=\"1\""), "{x}");
 
-    // Pass: same list, --threshold 90.
+    // Pass: same list, --threshold 90; on two threads (the default is one), so that runtime
+    // is run too.
     let out = Command::new(tester_bin())
         .arg("--list")
         .arg(list())
@@ -294,7 +295,7 @@ fn binary_exit_codes_and_reports() {
             "--baseline",
             &blue.endpoint(),
         ])
-        .args(["--threshold", "90"])
+        .args(["--threshold", "90", "--threads", "2"])
         .output()
         .unwrap();
     assert_eq!(
@@ -327,11 +328,22 @@ fn binary_exit_codes_and_reports() {
         assert!(j["error"].is_string());
     }
     // Bad flags.
-    let out = Command::new(tester_bin())
-        .args(["--list", "x.csv", "--endpoint", "https://a"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    for (bad, says) in [
+        (&["--endpoint", "https://a"][..], "https"),
+        (
+            &["--endpoint", "http://127.0.0.1:9", "--threads", "0"],
+            "--threads",
+        ),
+    ] {
+        let out = Command::new(tester_bin())
+            .args(["--list", "x.csv"])
+            .args(bad)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains(says), "{bad:?}: {stderr}");
+    }
 }
 
 #[test]
