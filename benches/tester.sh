@@ -84,11 +84,13 @@ for c in 16 64; do
   ratios=()
   for round in $(seq "$rounds"); do
     wall=$(run_tester "$work/s.csv" "$c")
+    # The tester's CPU (user+sys): steadier than the ratio, whose wrk side moves by half.
+    cpu=$(awk '{ print $2 + $3 }' "$work/time")
     rate=$(wrk_rate /s/1 "$c" 3)
     ratios+=("$(awk -v n="$static_urls" -v w="$wall" -v r="$rate" 'BEGIN { printf "%.2f", n / (w > 0 ? w : 0.01) / r }')")
-    awk -v n="$static_urls" -v w="$wall" -v r="$rate" -v c="$c" -v k="$round" 'BEGIN {
+    awk -v n="$static_urls" -v w="$wall" -v r="$rate" -v c="$c" -v k="$round" -v u="$cpu" 'BEGIN {
       t = n / (w > 0 ? w : 0.01)
-      printf "concurrency %3d, round %d: tester %8.0f URLs/s (%d URLs in %.2f s), wrk %8.0f req/s, tester/wrk %.2f\n", c, k, t, n, w, r, t / r }'
+      printf "concurrency %3d, round %d: tester %8.0f URLs/s (%d URLs in %.2f s, %.2f s cpu, %.1f us cpu/URL), wrk %8.0f req/s, tester/wrk %.2f\n", c, k, t, n, w, u, u * 1e6 / n, r, t / r }'
   done
   echo "concurrency $c: tester/wrk ${ratios[*]} -> median $(printf '%s\n' "${ratios[@]}" | median) (target >= 0.5)"
 done
