@@ -878,6 +878,40 @@ impl LoserTree {
     }
 }
 
+/// The k-way merge of `readers` sorted streams of records (see [`LoserTree`]): `next(j, rec)`
+/// reads reader `j`'s next record into `rec` (false at its end); the records of one key are
+/// folded, in reader order, into a copy of the first (`fold`), and the result is handed to
+/// `emit` with the index of the reader it started from. Holds one record per reader.
+fn merge_in_key_order<E>(
+    readers: usize,
+    mut next: impl FnMut(usize, &mut UrlHistory) -> Result<bool, E>,
+    fold: impl Fn(&mut UrlHistory, &UrlHistory),
+    mut emit: impl FnMut(usize, &UrlHistory) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut heads = vec![UrlHistory::default(); readers];
+    let mut live = Vec::with_capacity(readers);
+    for (j, head) in heads.iter_mut().enumerate() {
+        live.push(next(j, head)?);
+    }
+    let mut tree = LoserTree::new(&heads, &live);
+    let mut merged = UrlHistory::default();
+    while let Some(i) = tree.winner() {
+        assign(&mut merged, &heads[i]);
+        // Keys only grow within a reader: its next record is another URL.
+        let more = next(i, &mut heads[i])?;
+        tree.replay(&heads, i, more);
+        while let Some(j) = tree.winner()
+            && heads[j].key == merged.key
+        {
+            fold(&mut merged, &heads[j]);
+            let more = next(j, &mut heads[j])?;
+            tree.replay(&heads, j, more);
+        }
+        emit(i, &merged)?;
+    }
+    Ok(())
+}
+
 /// Copies `from` into `to`, reusing `to`'s buffers.
 fn assign(to: &mut UrlHistory, from: &UrlHistory) {
     to.key.clone_from(&from.key);
@@ -962,34 +996,14 @@ pub fn merge_partials(
     day: NaiveDate,
     mut readers: Vec<DayReader>,
 ) -> Result<(Vec<u8>, u64), (usize, DayError)> {
-    let mut heads: Vec<UrlHistory> = Vec::with_capacity(readers.len());
-    let mut live = Vec::with_capacity(readers.len());
-    for (i, r) in readers.iter_mut().enumerate() {
-        let mut head = UrlHistory::default();
-        live.push(r.next_into(&mut head).map_err(|e| (i, e))?);
-        heads.push(head);
-    }
-    let mut tree = LoserTree::new(&heads, &live);
     let mut out = TallyWriter::day(day);
-    let mut merged = UrlHistory::default();
     let io = |i: usize| move |e: io::Error| (i, DayError::Io(e));
-    let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, tree: &mut LoserTree| {
-        let live = readers[j].next_into(&mut heads[j]).map_err(|e| (j, e))?;
-        tree.replay(heads, j, live);
-        Ok::<(), (usize, DayError)>(())
-    };
-    while let Some(i) = tree.winner() {
-        assign(&mut merged, &heads[i]);
-        // Keys only grow within a reader: its next record is not this URL.
-        advance(i, &mut heads, &mut tree)?;
-        while let Some(j) = tree.winner()
-            && heads[j].key == merged.key
-        {
-            merged.stats.merge(&heads[j].stats);
-            advance(j, &mut heads, &mut tree)?;
-        }
-        out.push(&merged.key, &merged.stats).map_err(io(i))?;
-    }
+    merge_in_key_order(
+        readers.len(),
+        |j, rec| readers[j].next_into(rec).map_err(|e| (j, e)),
+        |merged, other| merged.stats.merge(&other.stats),
+        |i, merged| out.push(&merged.key, &merged.stats).map_err(io(i)),
+    )?;
     let count = out.count();
     Ok((out.finish().map_err(io(0))?, count))
 }
@@ -1101,44 +1115,25 @@ impl<'t> Window<'t> {
     /// record per day in memory (and reuses it).
     pub fn for_each(&self, mut f: impl FnMut(&UrlHistory)) -> Result<(), WindowError> {
         let mut readers = Vec::with_capacity(self.days.len());
-        let mut heads: Vec<UrlHistory> = Vec::with_capacity(self.days.len());
-        let mut live = Vec::with_capacity(self.days.len());
         for &day in &self.days {
-            let mut r = self.reader(day)?;
-            let mut head = UrlHistory::default();
-            live.push(
-                r.next_into(&mut head)
-                    .map_err(|error| WindowError { day, error })?,
-            );
-            heads.push(head);
-            readers.push(r);
+            readers.push(self.reader(day)?);
         }
-        let mut tree = LoserTree::new(&heads, &live);
-        let mut advance = |j: usize, heads: &mut Vec<UrlHistory>, tree: &mut LoserTree| {
-            let live = readers[j]
-                .next_into(&mut heads[j])
-                .map_err(|error| WindowError {
+        // Readers are in day order, and of equal keys the lowest reader's comes first: the
+        // oldest day's, as `UrlHistory::merge` wants.
+        merge_in_key_order(
+            readers.len(),
+            |j, rec| {
+                readers[j].next_into(rec).map_err(|error| WindowError {
                     day: self.days[j],
                     error,
-                })?;
-            tree.replay(heads, j, live);
-            Ok::<(), WindowError>(())
-        };
-        let mut merged = UrlHistory::default();
-        while let Some(i) = tree.winner() {
-            // Readers are in day order and ties go to the lower index: oldest day first. Keys
-            // only grow within a reader, so reader i moves on at once.
-            assign(&mut merged, &heads[i]);
-            advance(i, &mut heads, &mut tree)?;
-            while let Some(j) = tree.winner()
-                && heads[j].key == merged.key
-            {
-                merged.merge(&heads[j]);
-                advance(j, &mut heads, &mut tree)?;
-            }
-            f(&merged);
-        }
-        Ok(())
+                })
+            },
+            UrlHistory::merge,
+            |_, merged| {
+                f(merged);
+                Ok(())
+            },
+        )
     }
 }
 
