@@ -8,8 +8,8 @@
 //! - [`split_exact`] walks the line field by field with `nom`, one search per field, and names
 //!   the field and the reason when the line breaks the rule. It is the definition.
 //! - [`split_fast`] classifies the whole line in one sweep, 16 bytes at a time with SSE2/NEON
-//!   compares through `wide` (32 with AVX2 `std::arch` compares on CPUs that have them; safe
-//!   code either way): a bit mask of the spaces and one of the quotes per
+//!   compares through `wide` (32 with AVX2 `std::arch` compares, 64 with AVX-512, on CPUs that
+//!   have them; safe code either way): a bit mask of the spaces and one of the quotes per
 //!   64-byte block, the quoted stretches found by a prefix XOR of the quote mask (as simdjson
 //!   does), the separators being the spaces outside them. That costs a few instructions per
 //!   16 bytes where the field-by-field walk costs a search set-up per field (~30 per line). It
@@ -110,6 +110,38 @@ fn prefix_xor_shifts(mut x: u64) -> u64 {
     x
 }
 
+/// Most separators a 64-byte block of a line [`split_fast`] takes can hold: one space in two,
+/// since two adjacent spaces make an empty field.
+const MAX_BLOCK_SEPARATORS: usize = 32;
+
+/// 0, 1, .., 63: the index of each byte of a block.
+const BLOCK_INDICES: [u8; 64] = {
+    let mut indices = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        indices[i] = i as u8;
+        i += 1;
+    }
+    indices
+};
+
+/// The positions of the set `bits` (at most [`MAX_BLOCK_SEPARATORS`]), plus `base`, in order
+/// from the start of `out`; past them, `out` holds what it holds. Eight are written without a
+/// branch per position (most blocks hold fewer); those past the set bits take
+/// `trailing_zeros` of no bits (64) and may wrap near 64 KiB: never read.
+#[inline(always)]
+fn block_positions(out: &mut [u16; MAX_BLOCK_SEPARATORS], mut bits: u64, base: u16) {
+    let found = bits.count_ones() as usize;
+    for slot in &mut out[..8] {
+        *slot = base.wrapping_add(bits.trailing_zeros() as u16);
+        bits &= bits.wrapping_sub(1);
+    }
+    for slot in out.iter_mut().take(found).skip(8) {
+        *slot = base.wrapping_add(bits.trailing_zeros() as u16);
+        bits &= bits.wrapping_sub(1);
+    }
+}
+
 /// Lines with more separators than this go to [`split_exact`] (ALB lines have at most ~40
 /// fields; only hostile lines have more).
 const MAX_FAST_SEPARATORS: usize = 64;
@@ -125,6 +157,7 @@ const MAX_FAST_SEPARATORS: usize = 64;
 /// every other field has no quote at all (a quote in it would open or close a stretch, and
 /// both are excluded there), so it runs to the first space. That is the exact splitter's rule.
 #[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vbmi2+avx2+bmi1+bmi2+popcnt+lzcnt+pclmulqdq",
     "x86_64+avx2+bmi1+bmi2+popcnt+lzcnt+pclmulqdq",
     "x86_64+popcnt"
 ))]
@@ -148,9 +181,26 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         prefix_xor_shifts(x)
     }
 
+    // With AVX-512 a compare gives the 64-bit mask itself: one compare per mask and block.
+    #[multiversion::target::target_cfg(all(target_arch = "x86_64", target_feature = "avx512bw"))]
+    #[multiversion::inherit_target]
+    #[inline]
+    fn masks(block: &[u8; 64]) -> (u64, u64) {
+        use std::arch::x86_64::{__m512i, _mm512_cmpeq_epi8_mask, _mm512_set1_epi8};
+        // A plain (unaligned) load: `bytemuck` knows `__m512i` is 64 bytes of plain data.
+        let v: __m512i = bytemuck::cast(*block);
+        (
+            _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b' ' as i8)),
+            _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)),
+        )
+    }
     // The masks 32 bytes at a time where the CPU has AVX2 (`wide` is compiled for the
     // baseline, so its vectors are 16 bytes even in this version): half the compares.
-    #[multiversion::target::target_cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    #[multiversion::target::target_cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        not(target_feature = "avx512bw")
+    ))]
     #[multiversion::inherit_target]
     #[inline]
     fn masks(block: &[u8; 64]) -> (u64, u64) {
@@ -177,12 +227,41 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         block_masks(block)
     }
 
+    // The positions of a block's set `bits` (at most [`MAX_BLOCK_SEPARATORS`]), plus `base`,
+    // in order from the start of `out`; what `out` holds past them is left unspecified.
+    // With AVX-512 VBMI2 one compress picks the set bits' indices out of 0..64 at once, where
+    // the loop below takes a bit-scan and a clear per position.
+    #[multiversion::target::target_cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vbmi2"
+    ))]
+    #[multiversion::inherit_target]
+    #[inline]
+    fn positions(out: &mut [u16; MAX_BLOCK_SEPARATORS], bits: u64, base: u16) {
+        use std::arch::x86_64::{
+            __m512i, _mm512_add_epi16, _mm512_castsi512_si256, _mm512_cvtepu8_epi16,
+            _mm512_maskz_compress_epi8, _mm512_set1_epi16,
+        };
+        let indices: __m512i = bytemuck::cast(BLOCK_INDICES);
+        let packed = _mm512_maskz_compress_epi8(bits, indices);
+        let wide = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(packed));
+        *out = bytemuck::cast(_mm512_add_epi16(wide, _mm512_set1_epi16(base as i16)));
+    }
+    #[multiversion::target::target_cfg(not(all(
+        target_arch = "x86_64",
+        target_feature = "avx512vbmi2"
+    )))]
+    #[inline(always)]
+    fn positions(out: &mut [u16; MAX_BLOCK_SEPARATORS], bits: u64, base: u16) {
+        block_positions(out, bits, base)
+    }
+
     // First every separator's position, then the fields between them: two loops with regular
     // trip counts, where taking each field as its separator is found costs a branch
-    // misprediction per 64-byte block. The slack lets a block write 8 positions without a
-    // branch per position (most blocks hold fewer).
-    // As u16 (a small array to clear: lines over 64 KiB are declined below).
-    let mut separators = [0u16; MAX_FAST_SEPARATORS + 8];
+    // misprediction per 64-byte block. The slack lets a block write its positions without a
+    // branch per position. As u16 (a small array to clear: lines over 64 KiB are declined
+    // below).
+    let mut separators = [0u16; MAX_FAST_SEPARATORS + MAX_BLOCK_SEPARATORS];
     let mut n = 0usize;
     // Any bit set: a quote or a separator in a place the proof above excludes.
     let mut bad = 0u64;
@@ -197,15 +276,31 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         return false;
     }
     let (blocks, tail) = line.as_chunks::<64>();
-    let mut padded = [0u8; 64];
-    padded[..tail.len()].copy_from_slice(tail);
     let last = blocks.len();
-    for (b, block) in blocks.iter().chain([&padded]).enumerate() {
-        let (spaces, quotes) = masks(block);
+    for b in 0..=last {
+        let (spaces, quotes) = match blocks.get(b) {
+            Some(block) => masks(block),
+            None if tail.is_empty() => (0, 0),
+            // The tail: the masks of the line's last 64 bytes, shifted down to the tail's own
+            // (a copy into a zeroed block was a `memcpy` call per line).
+            None => match line.last_chunk::<64>() {
+                Some(end) => {
+                    let (spaces, quotes) = masks(end);
+                    let shift = 64 - tail.len();
+                    (spaces >> shift, quotes >> shift)
+                }
+                None => {
+                    let mut padded = [0u8; 64];
+                    padded[..tail.len()].copy_from_slice(tail);
+                    masks(&padded)
+                }
+            },
+        };
         let inside = prefix_xor(quotes) ^ carry;
         carry = 0u64.wrapping_sub(inside >> 63);
-        let mut bits = spaces & !inside;
-        // The end of the line is in the padded block, the last one: it acts as a separator.
+        let bits = spaces & !inside;
+        // The end of the line is in the last block (the tail, maybe empty): it acts as a
+        // separator.
         let end = if b == last { 1u64 << tail.len() } else { 0 };
         let starts = (bits << 1) | starts_next;
         let ends = bits | end;
@@ -216,22 +311,20 @@ fn split_fast<'a>(line: &'a [u8], fields: &mut Fields<'a>) -> bool {
         starts_next = bits >> 63;
         close_pending = closes >> 63;
 
+        // More than MAX_BLOCK_SEPARATORS in a block means two adjacent spaces, an empty field
+        // that `bad` declines anyway.
         let found = bits.count_ones() as usize;
-        if n + found > MAX_FAST_SEPARATORS {
+        if found > MAX_BLOCK_SEPARATORS || n + found > MAX_FAST_SEPARATORS {
             return false;
         }
-        // In range of u16: longer lines were declined above. The slack writes past `found`
-        // take `trailing_zeros` of no bits (64), which can wrap at the last block of a line
-        // near 64 KiB: they are never read, and `found` ones are positions in the line.
-        let base = (b * 64) as u16;
-        for slot in &mut separators[n..n + 8] {
-            *slot = base.wrapping_add(bits.trailing_zeros() as u16);
-            bits &= bits.wrapping_sub(1);
-        }
-        for slot in &mut separators[n + 8..(n + found).max(n + 8)] {
-            *slot = base.wrapping_add(bits.trailing_zeros() as u16);
-            bits &= bits.wrapping_sub(1);
-        }
+        let Some(out) = separators
+            .get_mut(n..n + MAX_BLOCK_SEPARATORS)
+            .and_then(|out| <&mut [u16; MAX_BLOCK_SEPARATORS]>::try_from(out).ok())
+        else {
+            return false;
+        };
+        // In range of u16: longer lines were declined above.
+        positions(out, bits, (b * 64) as u16);
         n += found;
     }
     if bad | carry != 0 {
@@ -417,6 +510,43 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The portable positions (what CPUs without AVX-512 VBMI2 run) against their definition.
+    #[test]
+    fn portable_block_positions_list_every_set_bit_in_order() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Every count of set bits up to the most a block may hold, at random places.
+            let mut bits = x;
+            while bits.count_ones() as usize > round % (MAX_BLOCK_SEPARATORS + 1) {
+                bits &= bits - 1;
+            }
+            let base = (round as u16).wrapping_mul(64);
+            let mut out = [0u16; MAX_BLOCK_SEPARATORS];
+            block_positions(&mut out, bits, base);
+            let want: Vec<u16> = (0..64u16)
+                .filter(|i| bits >> i & 1 == 1)
+                .map(|i| base.wrapping_add(i))
+                .collect();
+            assert_eq!(&out[..want.len()], &want[..], "bits {bits:#x}");
+        }
+    }
+
+    #[test]
+    fn a_block_of_one_byte_fields_is_split_and_a_run_of_spaces_declined() {
+        // 32 separators in one block, the most a block without an empty field holds.
+        let line = "a ".repeat(40) + "a";
+        let f = fast(line.as_bytes()).expect("one-byte fields");
+        assert_eq!(f.count, 41);
+        assert!(f.known.iter().all(|k| *k == b"a"));
+        // 40 spaces in a row: more than a block may hold, and empty fields anyway.
+        let line = format!("a{}b", " ".repeat(40));
+        assert!(fast(line.as_bytes()).is_none());
+        assert!(fast_agrees_with_exact(line.as_bytes()));
     }
 
     #[test]
