@@ -564,9 +564,12 @@ impl Tally {
     /// day file (written in key order) needs no sort. After the 2-thread scan of 1 GiB, on one
     /// thread while the other core idles, merging by hash took 29-31 ms and encoding the day
     /// file with its sort 28 ms; merging sorted takes 19-23 ms and encoding 20 ms.
+    ///
+    /// The sort is rayon's (on the current pool): the scan thread that finishes first then
+    /// helps sort the other's tally instead of waiting for it (5 ms where it took 8).
     pub fn sort(&mut self) {
         if self.unsorted {
-            self.urls.sort_unstable_keys();
+            self.urls.par_sort_unstable_keys();
             self.unsorted = false;
         }
     }
