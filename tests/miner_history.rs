@@ -200,9 +200,21 @@ fn the_same_day_twice_and_a_range_run_equal_nightly_runs() {
     // The last day again: the same bytes.
     let mut args = vec!["--date", days[3].as_str()];
     args.extend(flags);
-    ok(&miner(&logs, &args, &nightly, &nightly_list).0);
+    let (o, report) = miner(&logs, &args, &nightly, &nightly_list);
+    ok(&o);
     assert_eq!(files(&nightly), state_after, "rerun changed the state");
     assert_eq!(std::fs::read(&nightly_list).unwrap(), list_after);
+    assert_eq!(report["history"]["second_read_from_memory"], true);
+
+    // And with no memory for the window between its two reads, which then reads the day
+    // files twice: the same list.
+    let no_copy = dir.path().join("no-copy.csv");
+    args.extend(["--window-memory-mb", "0"]);
+    let (o, report) = miner(&logs, &args, &nightly, &no_copy);
+    ok(&o);
+    assert_eq!(report["history"]["second_read_from_memory"], false);
+    assert_eq!(std::fs::read(&no_copy).unwrap(), list_after);
+    assert_eq!(files(&nightly), state_after);
 
     // A middle day again, then the last: still the same (its tally was replaced, not added).
     let mut args = vec!["--date", days[2].as_str()];

@@ -115,6 +115,17 @@ struct Args {
     #[arg(long, env = "GREENLIGHT_WINDOW_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
     window_days: u32,
 
+    /// Most memory (MB) the window's merged URLs may take between the two reads of the window
+    /// (route learning, then sampling); past it, the second read reads the day files again:
+    /// slower, flat memory. 0: always read them again.
+    #[arg(
+        long,
+        env = "GREENLIGHT_WINDOW_MEMORY_MB",
+        value_name = "MB",
+        default_value_t = (greenlight::history::WINDOW_COPY_BYTES >> 20) as u32
+    )]
+    window_memory_mb: u32,
+
     /// Seed of the sampling RNG. Default: the date as YYYYMMDD.
     #[arg(long)]
     seed: Option<u64>,
@@ -360,6 +371,7 @@ fn config(mut args: Args) -> Result<MinerConfig, String> {
         load_balancers: args.load_balancers,
     };
     cfg.window_days = args.window_days;
+    cfg.window_copy_bytes = (args.window_memory_mb as usize) << 20;
     cfg.seed = args.seed;
     let mut sample = SampleConfig::new(args.max_urls, 0);
     sample.time_budget = args.time_budget;

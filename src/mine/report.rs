@@ -299,6 +299,10 @@ pub struct HistoryReport {
     pub expired: Vec<String>,
     /// The days this run mined, in order.
     pub mined: Vec<MinedDay>,
+    /// Whether the second read of the window (sampling) took the first read's records from
+    /// memory; false when they were over `--window-memory-mb` and the day files were read
+    /// again.
+    pub second_read_from_memory: bool,
 }
 
 /// One mined day, in short.

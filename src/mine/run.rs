@@ -17,7 +17,7 @@ use super::report::{DayFigures, ListingFigures, MinedDay, RunReport};
 use super::route::{Learner, RouteRules};
 use super::scan::scan_objects;
 use super::tally::Tally;
-use crate::history::{self, StateStore, Window};
+use crate::history::{self, StateStore, WINDOW_COPY_BYTES, Window, WindowCopy};
 use crate::list::{ListFormat, write_list};
 use crate::output::Destination;
 use crate::s3::S3Error;
@@ -61,6 +61,9 @@ pub struct MinerConfig {
     pub threads: usize,
     /// A whole run, one shard of a day, or the merge of a day's shards.
     pub mode: Mode,
+    /// Most bytes of merged window records kept from the first read of the window for the
+    /// second ([`WindowCopy`]); past it, the second read reads the day files again.
+    pub window_copy_bytes: usize,
 }
 
 /// What a run does with its day.
@@ -112,6 +115,7 @@ impl MinerConfig {
             max_error_rate: 0.01,
             threads: 0,
             mode: Mode::Whole,
+            window_copy_bytes: WINDOW_COPY_BYTES,
         }
     }
 }
@@ -345,9 +349,18 @@ fn sample_window(
     if let Some(tally) = last_day {
         window = window.with_last_day(tally);
     }
-    let learner = window.read_checked(
-        || Learner::new(cfg.route_min_distinct),
-        |learner, u| learner.see(u.host(), u.target()),
+    // The first read also keeps the merged records, when they fit, for the second.
+    let (learner, copy) = window.read_checked(
+        || {
+            (
+                Learner::new(cfg.route_min_distinct),
+                WindowCopy::new(cfg.window_copy_bytes),
+            )
+        },
+        |(learner, copy), u| {
+            learner.see(u.host(), u.target());
+            copy.keep(u);
+        },
     );
     report.add_window(&window);
     let untracked = learner.untracked();
@@ -355,9 +368,14 @@ fn sample_window(
     let mut sample_cfg = cfg.sample.clone();
     sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
     let mut sampler = Sampler::new(sample_cfg.clone(), &router);
-    window
-        .for_each(|u| sampler.add(u))
-        .map_err(|e| state_err(format!("reading the window: {e}")))?;
+    match copy.records() {
+        Some(records) => records.iter().for_each(|u| sampler.add(u)),
+        None => window
+            .for_each(|u| sampler.add(u))
+            .map_err(|e| state_err(format!("reading the window: {e}")))?,
+    }
+    report.history.second_read_from_memory = copy.records().is_some();
+    drop(copy);
     let sample = sampler.finish();
     report.add_sample(&sample, &sample_cfg, untracked);
     Ok(sample)

@@ -360,6 +360,15 @@ impl<K: CountKey> Counts<K> {
         self.packed.len()
     }
 
+    /// Bytes of its heap block (none while its entries fit inline).
+    pub fn heap_bytes(&self) -> usize {
+        if self.packed.spilled() {
+            self.packed.capacity() * std::mem::size_of::<u64>()
+        } else {
+            0
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.packed.is_empty()
     }
