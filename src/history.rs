@@ -1184,6 +1184,16 @@ impl<'t> Window<'t> {
             .map_err(|error| WindowError { day, error })
     }
 
+    /// Whether reading the window reads a day file (any day but the last day held in memory,
+    /// [`Window::with_last_day`]). When it does not, a [`WindowCopy`] saves nothing: the
+    /// records come from memory either way, and copying them cost more than reading them again
+    /// (10-18 ms against 9 for the 30 k URLs of a 1 GiB day).
+    pub fn reads_files(&self) -> bool {
+        self.days
+            .iter()
+            .any(|&d| self.last_day.is_none() || d != self.last)
+    }
+
     /// Calls `f` with every URL of the window, merged over the days, in key order. Holds one
     /// record per day in memory (and reuses it).
     pub fn for_each(&self, mut f: impl FnMut(&UrlHistory)) -> Result<(), WindowError> {

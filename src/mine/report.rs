@@ -299,10 +299,10 @@ pub struct HistoryReport {
     pub expired: Vec<String>,
     /// The days this run mined, in order.
     pub mined: Vec<MinedDay>,
-    /// Whether the second read of the window (sampling) took the first read's records from
-    /// memory; false when they were over `--window-memory-mb` and the day files were read
-    /// again.
-    pub second_read_from_memory: bool,
+    /// Whether the second read of the window (sampling) took the first read's merged records,
+    /// kept in memory; false when they were over `--window-memory-mb` and the day files were
+    /// read again, or when the window's only day was the one just mined (already in memory).
+    pub second_read_from_copy: bool,
 }
 
 /// One mined day, in short.

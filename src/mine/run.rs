@@ -349,12 +349,18 @@ fn sample_window(
     if let Some(tally) = last_day {
         window = window.with_last_day(tally);
     }
-    // The first read also keeps the merged records, when they fit, for the second.
+    // The first read also keeps the merged records, when they fit, for the second (when that
+    // would read a day file).
+    let budget = if window.reads_files() {
+        cfg.window_copy_bytes
+    } else {
+        0
+    };
     let (learner, copy) = window.read_checked(
         || {
             (
                 Learner::new(cfg.route_min_distinct),
-                WindowCopy::new(cfg.window_copy_bytes),
+                WindowCopy::new(budget),
             )
         },
         |(learner, copy), u| {
@@ -368,13 +374,14 @@ fn sample_window(
     let mut sample_cfg = cfg.sample.clone();
     sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
     let mut sampler = Sampler::new(sample_cfg.clone(), &router);
-    match copy.records() {
+    // (An empty copy of a window that reads no file: its one day is in memory.)
+    match copy.records().filter(|_| budget > 0) {
         Some(records) => records.iter().for_each(|u| sampler.add(u)),
         None => window
             .for_each(|u| sampler.add(u))
             .map_err(|e| state_err(format!("reading the window: {e}")))?,
     }
-    report.history.second_read_from_memory = copy.records().is_some();
+    report.history.second_read_from_copy = budget > 0 && copy.records().is_some();
     drop(copy);
     let sample = sampler.finish();
     report.add_sample(&sample, &sample_cfg, untracked);
