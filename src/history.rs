@@ -964,8 +964,9 @@ fn assign_stats(t: &mut UrlStats, f: &UrlStats) {
 /// byte budget ([`UrlHistory::footprint`] summed).
 ///
 /// Why: the miner reads the window twice (routes are learned from every URL before any URL
-/// is sampled), and the second read inflated and merged every day file again. A 30-day window
-/// of 30 k URLs a day took ~190 ms a read, for ~12 MB of records. Past the budget the copy is
+/// is sampled), and the second read inflated and merged every day file again: ~190 ms a read
+/// of a 30-day window of 30 k URLs a day, where iterating the copy costs next to nothing (the
+/// 2-thread run of that window went from 1.04-1.08 s to 0.85-0.90 s). Past the budget the copy is
 /// dropped and the second read goes back to the files, so memory stays bounded whatever the
 /// window holds.
 #[derive(Debug, Clone)]
