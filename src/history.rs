@@ -982,13 +982,14 @@ pub struct WindowCopy {
 pub const WINDOW_COPY_BYTES: usize = 128 << 20;
 
 impl WindowCopy {
-    /// An empty copy that may hold `budget` bytes (0: keeps nothing).
+    /// An empty copy that may hold `budget` bytes (0: keeps nothing, and never stands in for
+    /// a read, not even of an empty window).
     pub fn new(budget: usize) -> Self {
         WindowCopy {
             records: Vec::new(),
             bytes: 0,
             budget,
-            overflowed: false,
+            overflowed: budget == 0,
         }
     }
 
@@ -1287,12 +1288,13 @@ mod tests {
         records.iter().for_each(|u| over.keep(u));
         assert_eq!(over.records(), None);
 
-        let mut none = WindowCopy::new(0);
         assert_eq!(
-            none.records(),
+            WindowCopy::new(1).records(),
             Some(&[][..]),
-            "an empty read fits any budget"
+            "an empty read fits"
         );
+        let mut none = WindowCopy::new(0);
+        assert_eq!(none.records(), None, "no budget: never a copy");
         none.keep(&records[0]);
         assert_eq!(none.records(), None);
     }

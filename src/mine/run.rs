@@ -349,8 +349,8 @@ fn sample_window(
     if let Some(tally) = last_day {
         window = window.with_last_day(tally);
     }
-    // The first read also keeps the merged records, when they fit, for the second (when that
-    // would read a day file).
+    // The first read also keeps the merged records, when they fit, for the second; not when
+    // the window reads no file (its one day is in memory already): budget 0.
     let budget = if window.reads_files() {
         cfg.window_copy_bytes
     } else {
@@ -374,14 +374,13 @@ fn sample_window(
     let mut sample_cfg = cfg.sample.clone();
     sample_cfg.seed = cfg.seed.unwrap_or_else(|| default_seed(cfg.day));
     let mut sampler = Sampler::new(sample_cfg.clone(), &router);
-    // (An empty copy of a window that reads no file: its one day is in memory.)
-    match copy.records().filter(|_| budget > 0) {
+    match copy.records() {
         Some(records) => records.iter().for_each(|u| sampler.add(u)),
         None => window
             .for_each(|u| sampler.add(u))
             .map_err(|e| state_err(format!("reading the window: {e}")))?,
     }
-    report.history.second_read_from_copy = budget > 0 && copy.records().is_some();
+    report.history.second_read_from_copy = copy.records().is_some();
     drop(copy);
     let sample = sampler.finish();
     report.add_sample(&sample, &sample_cfg, untracked);
