@@ -48,49 +48,49 @@ fn aws_example_1_http() {
     assert_eq!(r.conn_type, ConnType::Http);
     assert_eq!(r.time, b"2018-07-02T22:23:00.186641Z");
     assert_eq!(r.date_bytes(), b"2018-07-02");
-    assert_eq!(r.elb, b"app/my-loadbalancer/50dc6c495c0c9188");
+    assert_eq!(r.elb(), b"app/my-loadbalancer/50dc6c495c0c9188");
     assert_eq!(r.client, hp("192.168.131.39", 2817));
     assert_eq!(r.target, Some(hp("10.0.0.1", 80)));
-    assert_eq!(r.request_processing_time, b"0.000");
+    assert_eq!(r.request_processing_time(), b"0.000");
     assert_eq!(r.target_processing_time, b"0.001");
-    assert_eq!(r.response_processing_time, b"0.000");
+    assert_eq!(r.response_processing_time(), b"0.000");
     assert_eq!(r.target_us(), Some(1_000));
     assert_eq!(r.elb_status_code, Some(200));
     assert_eq!(r.target_status_code, Some(200));
-    assert_eq!(r.received_bytes, b"34");
-    assert_eq!(r.sent_bytes, b"366");
+    assert_eq!(r.received_bytes(), b"34");
+    assert_eq!(r.sent_bytes(), b"366");
     assert_eq!(r.request.raw, b"GET http://www.example.com:80/ HTTP/1.1");
     assert_eq!(r.request.method, b"GET");
     assert_eq!(r.request.url.raw(), b"http://www.example.com:80/");
     assert_eq!(r.request.protocol, b"HTTP/1.1");
     assert!(!r.request.malformed);
     assert_eq!(r.user_agent.raw(), b"curl/7.46.0");
-    assert_eq!(r.ssl_cipher, b"-");
-    assert_eq!(r.ssl_protocol, b"-");
-    assert_eq!(r.target_group_arn, TG);
+    assert_eq!(r.ssl_cipher(), b"-");
+    assert_eq!(r.ssl_protocol(), b"-");
+    assert_eq!(r.target_group_arn(), TG);
     assert_eq!(
         r.trace_id.raw(),
         b"Root=1-58337262-36d228ad5d99923122bbe354"
     );
-    assert!(r.domain_name.is_dash());
-    assert!(r.chosen_cert_arn.is_dash());
-    assert_eq!(r.matched_rule_priority, Some(&b"0"[..]));
+    assert!(r.domain_name().is_dash());
+    assert!(r.chosen_cert_arn().is_dash());
+    assert_eq!(r.matched_rule_priority(), Some(&b"0"[..]));
     assert_eq!(
-        r.request_creation_time,
+        r.request_creation_time(),
         Some(&b"2018-07-02T22:22:48.364000Z"[..])
     );
     assert_eq!(r.actions_executed, esc("forward"));
-    assert_eq!(r.redirect_url, esc("-"));
-    assert_eq!(r.error_reason, esc("-"));
-    assert_eq!(r.target_port_list, esc("10.0.0.1:80"));
-    assert_eq!(r.target_status_code_list, esc("200"));
+    assert_eq!(r.redirect_url(), esc("-"));
+    assert_eq!(r.error_reason(), esc("-"));
+    assert_eq!(r.target_port_list(), esc("10.0.0.1:80"));
+    assert_eq!(r.target_status_code_list(), esc("200"));
     assert_eq!(r.classification, esc("-"));
-    assert_eq!(r.classification_reason, esc("-"));
-    assert_eq!(r.conn_trace_id, None);
-    assert_eq!(r.transformed_host, None);
-    assert_eq!(r.transformed_uri, None);
-    assert_eq!(r.request_transform_status, None);
-    assert_eq!(r.ip_address, None);
+    assert_eq!(r.classification_reason(), esc("-"));
+    assert_eq!(r.conn_trace_id(), None);
+    assert_eq!(r.transformed_host(), None);
+    assert_eq!(r.transformed_uri(), None);
+    assert_eq!(r.request_transform_status(), None);
+    assert_eq!(r.ip_address(), None);
     assert_eq!(r.field_count, 29);
     assert!(r.has_action(b"forward"));
     assert!(!r.is_severe());
@@ -100,20 +100,20 @@ fn aws_example_1_http() {
 fn aws_example_2_https() {
     let r = parse(AWS_EXAMPLES[1]);
     assert_eq!(r.conn_type, ConnType::Https);
-    assert_eq!(r.request_processing_time, b"0.086");
+    assert_eq!(r.request_processing_time(), b"0.086");
     assert_eq!(r.target_processing_time, b"0.048");
-    assert_eq!(r.response_processing_time, b"0.037");
-    assert_eq!(r.received_bytes, b"0");
-    assert_eq!(r.sent_bytes, b"57");
+    assert_eq!(r.response_processing_time(), b"0.037");
+    assert_eq!(r.received_bytes(), b"0");
+    assert_eq!(r.sent_bytes(), b"57");
     assert_eq!(r.request.url.raw(), b"https://www.example.com:443/");
-    assert_eq!(r.ssl_cipher, b"ECDHE-RSA-AES128-GCM-SHA256");
-    assert_eq!(r.ssl_protocol, b"TLSv1.2");
-    assert_eq!(r.domain_name.raw(), b"www.example.com");
+    assert_eq!(r.ssl_cipher(), b"ECDHE-RSA-AES128-GCM-SHA256");
+    assert_eq!(r.ssl_protocol(), b"TLSv1.2");
+    assert_eq!(r.domain_name().raw(), b"www.example.com");
     assert_eq!(
-        r.chosen_cert_arn.raw(),
+        r.chosen_cert_arn().raw(),
         b"arn:aws:acm:us-east-2:123456789012:certificate/12345678-1234-1234-1234-123456789012"
     );
-    assert_eq!(r.matched_rule_priority, Some(&b"1"[..]));
+    assert_eq!(r.matched_rule_priority(), Some(&b"1"[..]));
     assert_eq!(r.actions_executed, esc("authenticate,forward"));
     assert!(r.has_action(b"authenticate"));
     assert!(r.has_action(b"forward"));
@@ -133,8 +133,8 @@ fn aws_example_3_h2_redirect() {
     assert_eq!(r.actions_executed, esc("redirect"));
     assert!(r.has_action(b"redirect"));
     assert!(!r.has_action(b"forward"));
-    assert_eq!(r.redirect_url, esc("https://example.com:80/"));
-    assert_eq!(r.target_port_list, esc("10.0.0.66:9000"));
+    assert_eq!(r.redirect_url(), esc("https://example.com:80/"));
+    assert_eq!(r.target_port_list(), esc("10.0.0.66:9000"));
 }
 
 #[test]
@@ -145,10 +145,10 @@ fn aws_example_4_websocket() {
     assert_eq!(r.target, Some(hp("10.0.1.192", 8010)));
     assert_eq!(r.elb_status_code, Some(101));
     assert_eq!(r.target_status_code, Some(101));
-    assert_eq!(r.received_bytes, b"218");
-    assert_eq!(r.sent_bytes, b"587");
+    assert_eq!(r.received_bytes(), b"218");
+    assert_eq!(r.sent_bytes(), b"587");
     assert!(r.user_agent.is_dash());
-    assert_eq!(r.target_status_code_list, esc("101"));
+    assert_eq!(r.target_status_code_list(), esc("101"));
 }
 
 #[test]
@@ -158,9 +158,9 @@ fn aws_example_5_lambda_error_no_target() {
     assert_eq!(r.target, None);
     assert_eq!(r.elb_status_code, Some(502));
     assert_eq!(r.target_status_code, None);
-    assert_eq!(r.error_reason, esc("LambdaInvalidResponse"));
-    assert_eq!(r.target_port_list, esc("-"));
-    assert_eq!(r.target_status_code_list, esc("-"));
+    assert_eq!(r.error_reason(), esc("LambdaInvalidResponse"));
+    assert_eq!(r.target_port_list(), esc("-"));
+    assert_eq!(r.target_status_code_list(), esc("-"));
     assert_eq!(r.field_count, 29);
 }
 
@@ -230,46 +230,49 @@ fn every_layout_from_20_to_34_fields() {
             b"https://shop.example.com:443/cart?id=7"
         );
         assert_eq!(
-            r.chosen_cert_arn.raw(),
+            r.chosen_cert_arn().raw(),
             b"arn:aws:acm:eu-west-1:111122223333:certificate/abcd"
         );
         // Optional field k is Some exactly when the line has k fields or more.
         let has = |k: usize| n >= k;
-        assert_eq!(r.matched_rule_priority, has(21).then_some(&b"10"[..]));
+        assert_eq!(r.matched_rule_priority(), has(21).then_some(&b"10"[..]));
         assert_eq!(
-            r.request_creation_time,
+            r.request_creation_time(),
             has(22).then_some(&b"2026-03-14T09:26:53.465000Z"[..])
         );
         assert_eq!(
             r.actions_executed,
             has(23).then_some(Escaped(b"waf,forward"))
         );
-        assert_eq!(r.redirect_url, has(24).then_some(Escaped(b"-")));
-        assert_eq!(r.error_reason, has(25).then_some(Escaped(b"-")));
+        assert_eq!(r.redirect_url(), has(24).then_some(Escaped(b"-")));
+        assert_eq!(r.error_reason(), has(25).then_some(Escaped(b"-")));
         assert_eq!(
-            r.target_port_list,
+            r.target_port_list(),
             has(26).then_some(Escaped(b"10.1.2.3:8080"))
         );
         assert_eq!(
-            r.target_status_code_list,
+            r.target_status_code_list(),
             has(27).then_some(Escaped(b"304"))
         );
         assert_eq!(r.classification, has(28).then_some(Escaped(b"Acceptable")));
-        assert_eq!(r.classification_reason, has(29).then_some(Escaped(b"-")));
+        assert_eq!(r.classification_reason(), has(29).then_some(Escaped(b"-")));
         assert_eq!(
-            r.conn_trace_id,
+            r.conn_trace_id(),
             has(30).then_some(&b"TID_0123456789abcdef0123456789abcdef"[..])
         );
         assert_eq!(
-            r.transformed_host,
+            r.transformed_host(),
             has(31).then_some(Escaped(b"shop.internal"))
         );
-        assert_eq!(r.transformed_uri, has(32).then_some(Escaped(b"/cart?id=7")));
         assert_eq!(
-            r.request_transform_status,
+            r.transformed_uri(),
+            has(32).then_some(Escaped(b"/cart?id=7"))
+        );
+        assert_eq!(
+            r.request_transform_status(),
             has(33).then_some(Escaped(b"TransformSuccess"))
         );
-        assert_eq!(r.ip_address, has(34).then_some(&b"10.1.0.9"[..]));
+        assert_eq!(r.ip_address(), has(34).then_some(&b"10.1.0.9"[..]));
         // Before `actions_executed` existed, the only action was `forward`.
         assert!(r.has_action(b"forward"), "{n} fields");
         assert_eq!(r.has_action(b"waf"), has(23), "{n} fields");
@@ -285,12 +288,12 @@ fn the_34_field_layout_has_every_value() {
     assert_eq!(r.elb_status_code, Some(200));
     assert_eq!(r.target_status_code, Some(304));
     assert_eq!(r.user_agent.raw(), b"Mozilla/5.0 (X11; Linux x86_64)");
-    assert_eq!(r.ssl_protocol, b"TLSv1.3");
+    assert_eq!(r.ssl_protocol(), b"TLSv1.3");
     assert_eq!(
         r.trace_id.raw(),
         b"Root=1-65f2c0d5-0123456789abcdef01234567"
     );
-    assert_eq!(r.domain_name.raw(), b"shop.example.com");
+    assert_eq!(r.domain_name().raw(), b"shop.example.com");
 }
 
 #[test]
@@ -310,8 +313,8 @@ fn unknown_trailing_fields_are_counted_and_ignored() {
         let r = parse(&line);
         assert_eq!(r.field_count, n);
         assert_eq!(r.unknown_trailing_fields(), n - KNOWN_FIELDS);
-        assert_eq!(r.ip_address, Some(&b"10.1.0.9"[..]));
-        assert_eq!(r.request_transform_status, esc("TransformSuccess"));
+        assert_eq!(r.ip_address(), Some(&b"10.1.0.9"[..]));
+        assert_eq!(r.request_transform_status(), esc("TransformSuccess"));
     }
     // A quoted 35th field right after the bare 34th.
     let mut fields = full_fields();
@@ -389,7 +392,7 @@ fn escapes_stay_raw_and_decode_to_bytes() {
     );
     assert_eq!(r.user_agent.raw(), br"Mozilla \x22quoted\x22 \x5c \xff\x00");
     assert_eq!(&*r.user_agent.decode(), b"Mozilla \"quoted\" \\ \xff\x00");
-    assert_eq!(&*r.transformed_uri.unwrap().decode(), "/café".as_bytes());
+    assert_eq!(&*r.transformed_uri().unwrap().decode(), "/café".as_bytes());
 }
 
 #[test]
@@ -497,7 +500,7 @@ fn severe_classification() {
     let line = with(&[(28, r#""Severe""#), (29, r#""SpaceInUri""#)]);
     let r = parse(&line);
     assert!(r.is_severe());
-    assert_eq!(r.classification_reason, esc("SpaceInUri"));
+    assert_eq!(r.classification_reason(), esc("SpaceInUri"));
 }
 
 #[test]
@@ -507,7 +510,7 @@ fn crlf_is_tolerated() {
         assert_eq!(parse(&crlf), parse(example));
     }
     let crlf = format!("{}\r", line_of(&full_fields()));
-    assert_eq!(parse(&crlf).ip_address, Some(&b"10.1.0.9"[..]));
+    assert_eq!(parse(&crlf).ip_address(), Some(&b"10.1.0.9"[..]));
 }
 
 #[test]

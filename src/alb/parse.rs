@@ -186,7 +186,7 @@ pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
         _ => {}
     }
 
-    let mut fields = Fields::new();
+    let mut fields = Fields::new(line);
     split_fields(line, &mut fields)?;
     let count = fields.count;
     if count < MIN_FIELDS {
@@ -210,11 +210,8 @@ pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
         });
     }
 
-    // Only ever called with literal field numbers 1..=34: the indexing cannot fail.
-    let f = &fields.known;
-    let raw = |n: usize| f[n - 1];
-    let opt = |n: usize| (count >= n).then(|| f[n - 1]);
-    let opt_esc = |n: usize| opt(n).map(Escaped);
+    let raw = |n: usize| fields.get(n);
+    let opt_esc = |n: usize| (count >= n).then(|| Escaped(fields.get(n)));
 
     let time = raw(2);
     if !valid_time(time) {
@@ -237,51 +234,29 @@ pub fn parse_line(line: &[u8]) -> Result<AlbRecord<'_>, ParseError> {
     Ok(AlbRecord {
         conn_type: ConnType::from_bytes(raw(1)),
         time,
-        elb: raw(3),
         client,
         target,
-        request_processing_time: raw(6),
         target_processing_time: raw(7),
-        response_processing_time: raw(8),
         elb_status_code,
         target_status_code,
-        received_bytes: raw(11),
-        sent_bytes: raw(12),
         request: split_request(raw(13)),
         user_agent: Escaped(raw(14)),
-        ssl_cipher: raw(15),
-        ssl_protocol: raw(16),
-        target_group_arn: raw(17),
         trace_id: Escaped(raw(18)),
-        domain_name: Escaped(raw(19)),
-        chosen_cert_arn: Escaped(raw(20)),
-        matched_rule_priority: opt(21),
-        request_creation_time: opt(22),
         actions_executed: opt_esc(23),
-        redirect_url: opt_esc(24),
-        error_reason: opt_esc(25),
-        target_port_list: opt_esc(26),
-        target_status_code_list: opt_esc(27),
         classification: opt_esc(28),
-        classification_reason: opt_esc(29),
-        conn_trace_id: opt(30),
-        transformed_host: opt_esc(31),
-        transformed_uri: opt_esc(32),
-        request_transform_status: opt_esc(33),
-        ip_address: opt(34),
         field_count: count,
+        fields,
     })
 }
 
 /// A short line whose third field is a duration (`0.019584011`) where an access log has
 /// `app/<name>/<id>`: the health-check log (`http <time> <latency> <target> ... PASS 200 -`).
 fn looks_like_health_check(fields: &Fields<'_>) -> bool {
-    match fields.known.get(2) {
-        Some(&b) if fields.count >= 3 && fields.quoted_mask & 0b100 == 0 => {
-            !b.is_empty() && b.contains(&b'.') && b.iter().all(|&c| c.is_ascii_digit() || c == b'.')
-        }
-        _ => false,
-    }
+    let b = fields.get(3);
+    fields.count >= 3
+        && fields.quoted_mask & 0b100 == 0
+        && b.contains(&b'.')
+        && b.iter().all(|&c| c.is_ascii_digit() || c == b'.')
 }
 
 fn all_digits(b: &[u8]) -> bool {
