@@ -147,7 +147,7 @@ impl UrlMemo {
     pub fn with_limit(limit: usize) -> Self {
         let limit = limit.max(1);
         UrlMemo {
-            table: vec![FREE; FIRST_ENTRIES.min((2 * limit).next_power_of_two())],
+            table: table_of(FIRST_ENTRIES.min((2 * limit).next_power_of_two())),
             urls: 0,
             bytes: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
@@ -295,7 +295,7 @@ impl UrlMemo {
 
     /// Doubles the table and places every entry again.
     fn grow(&mut self) {
-        let bigger = vec![FREE; 2 * self.table.len()];
+        let bigger = table_of(2 * self.table.len());
         let old = std::mem::replace(&mut self.table, bigger);
         for stored in old.into_iter().filter(|s| s.hash != 0) {
             self.place(stored);
@@ -346,6 +346,49 @@ impl UrlMemo {
         }
         slot
     }
+}
+
+/// A table of `entries` free entries, backed by huge pages where the kernel has them.
+///
+/// Why: a full table is 16 MB, 4,096 pages of 4 KiB, more than the core's TLB maps; a lookup
+/// then also waited for a page walk (the prefetch a line ahead cannot start its load before the
+/// walk). With 2 MiB pages the table is eight. The advice is given before the entries are
+/// written, when the kernel has not yet backed the memory.
+fn table_of(entries: usize) -> Vec<Stored> {
+    let mut table = Vec::with_capacity(entries);
+    advise_huge_pages(table.spare_capacity_mut());
+    table.resize(entries, FREE);
+    table
+}
+
+/// Asks the kernel to back the 2 MiB-aligned part of `memory` with transparent huge pages
+/// (`MADV_HUGEPAGE`, for kernels where THP is on `madvise` only). Advice only: when the kernel
+/// has no huge pages or refuses, nothing changes.
+fn advise_huge_pages<T>(memory: &mut [T]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE_PAGE: usize = 2 << 20;
+        let start = memory.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(memory);
+        let first = start.next_multiple_of(HUGE_PAGE);
+        let last = end / HUGE_PAGE * HUGE_PAGE;
+        if last > first {
+            // SAFETY: the range lies inside `memory`, which this function borrows mutably for
+            // the call, so it is mapped and no one else uses it. MADV_HUGEPAGE only changes how
+            // the kernel backs the pages (its result is ignored: the advice is optional); it
+            // never changes their contents or their mapping, so Rust's view of the memory
+            // stays valid.
+            unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = memory;
 }
 
 #[cfg(test)]
