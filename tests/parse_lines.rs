@@ -791,3 +791,21 @@ fn reasons_are_distinct_snake_case() {
     reasons.dedup();
     assert_eq!(reasons.len(), all.len());
 }
+
+#[test]
+fn records_are_equal_when_their_values_are_whatever_the_bytes() {
+    let base = line_of(&full_fields());
+    // The same values written differently: a zero-padded port.
+    let padded = with(&[(5, "10.1.2.3:08080")]);
+    assert_ne!(base, padded);
+    assert_eq!(parse(&base), parse(&padded));
+    // A field cut only when asked for still counts: each one changed makes another record.
+    for n in [3, 6, 8, 11, 12, 15, 16, 17, 21, 22, 30, 34] {
+        let changed = with(&[(n, "x9")]);
+        assert_ne!(parse(&base), parse(&changed), "field {n}");
+    }
+    for n in [19, 20, 24, 25, 26, 27, 29, 31, 32, 33] {
+        let changed = with(&[(n, r#""x9""#)]);
+        assert_ne!(parse(&base), parse(&changed), "field {n}");
+    }
+}

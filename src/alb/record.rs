@@ -122,7 +122,10 @@ pub struct Request<'a> {
 /// The fields the miner reads on every line are cut and typed by the parser; the others are cut
 /// from the line when asked for (the methods named after them): a line has up to 34 fields
 /// and the miner reads about a dozen, and cutting the rest was a measurable share of the parse.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Two records are equal when every field they hold has the same value (as the fields were
+/// when all were cut by the parser), whatever the lines they were cut from.
+#[derive(Debug, Clone)]
 pub struct AlbRecord<'a> {
     /// 1
     pub conn_type: ConnType<'a>,
@@ -153,6 +156,43 @@ pub struct AlbRecord<'a> {
     /// Where every known field is, for the methods that cut the others.
     pub(super) fields: Fields<'a>,
 }
+
+impl PartialEq for AlbRecord<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let known = self.field_count.min(KNOWN_FIELDS);
+        self.conn_type == other.conn_type
+            && self.time == other.time
+            && self.client == other.client
+            && self.target == other.target
+            && self.target_processing_time == other.target_processing_time
+            && self.elb_status_code == other.elb_status_code
+            && self.target_status_code == other.target_status_code
+            && self.request == other.request
+            && self.user_agent == other.user_agent
+            && self.trace_id == other.trace_id
+            && self.actions_executed == other.actions_executed
+            && self.classification == other.classification
+            && self.field_count == other.field_count
+            && (1..=known)
+                .filter(|n| CUT_ON_DEMAND >> (n - 1) & 1 == 1)
+                .all(|n| self.fields.get(n) == other.fields.get(n))
+    }
+}
+
+/// Bit `n - 1` set for each known field `n` that [`AlbRecord`] cuts only when asked for (by
+/// the method named after it); the others are struct fields, typed or cut by the parser.
+const CUT_ON_DEMAND: u64 = {
+    let fields: [usize; 22] = [
+        3, 6, 8, 11, 12, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 29, 30, 31, 32, 33, 34,
+    ];
+    let mut mask = 0u64;
+    let mut i = 0;
+    while i < fields.len() {
+        mask |= 1 << (fields[i] - 1);
+        i += 1;
+    }
+    mask
+};
 
 /// Accessors for fields the parser does not cut: `$n` is the 1-based field number, and a field
 /// from 21 on is `None` on lines that end before it.
