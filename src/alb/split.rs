@@ -560,6 +560,47 @@ mod tests {
         }
     }
 
+    /// Which version of [`split_fast`] this CPU runs: the tiers of its `multiversion` targets,
+    /// from the same features.
+    fn split_tier() -> &'static str {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+                && std::arch::is_x86_feature_detected!("lzcnt")
+                && std::arch::is_x86_feature_detected!("pclmulqdq");
+            let avx512 = avx2
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vbmi2");
+            if avx512 {
+                return "avx512";
+            }
+            if avx2 {
+                return "avx2";
+            }
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                return "popcnt";
+            }
+        }
+        "baseline"
+    }
+
+    /// `.ci/test` runs the split's and the parser's tests again under `qemu-x86_64` with older
+    /// CPUs, so that every version of the split is tested on a machine that has AVX-512; it
+    /// names the version each CPU must select in `GREENLIGHT_EXPECT_SPLIT`, and this fails when
+    /// the emulated CPU does not select it (the other tests would then test the wrong one).
+    #[test]
+    fn the_cpu_selects_the_version_of_the_split_the_run_expects() {
+        let tier = split_tier();
+        eprintln!("split version: {tier}");
+        if let Ok(expected) = std::env::var("GREENLIGHT_EXPECT_SPLIT") {
+            assert_eq!(tier, expected);
+        }
+    }
+
     #[test]
     fn a_field_is_cut_only_when_asked_for_and_absent_fields_are_empty() {
         let line = br#"h2 "GET / HTTP/1.1" x"#;
