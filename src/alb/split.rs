@@ -66,6 +66,15 @@ impl<'a> Fields<'a> {
         self.count += 1;
     }
 
+    /// [`Fields::get`], with the line from the content's first byte on: a check may then load
+    /// whole vectors from a short field's start (bytes past its end are the line's next ones).
+    #[inline(always)]
+    pub(crate) fn get_with_rest(&self, n: usize) -> (&'a [u8], &'a [u8]) {
+        let content = self.get(n);
+        let start = content.as_ptr() as usize - self.line.as_ptr() as usize;
+        (content, self.line.get(start..).unwrap_or_default())
+    }
+
     /// The content of known field `n` (1-based), without its quotes; empty when the line has
     /// no field `n` (or `n` is not a known field).
     #[inline(always)]
