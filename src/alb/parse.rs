@@ -273,7 +273,78 @@ fn two_digits(hi: u8, lo: u8) -> Option<u8> {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, with the ranges of each part checked (day 01-31 whatever
 /// the month: the shape, not the calendar).
+#[inline]
 fn valid_time(t: &[u8]) -> bool {
+    match <&[u8; 27]>::try_from(t) {
+        Ok(usual) => valid_time_27(usual),
+        Err(_) => valid_time_any(t),
+    }
+}
+
+/// [`valid_time`] for the shape ALB writes, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 bytes): the
+/// punctuation and the digits are checked eight bytes at a time in a `u64` (SWAR, safe code),
+/// where the pattern match takes a compare and a branch per byte. Then the ranges.
+fn valid_time_27(t: &[u8; 27]) -> bool {
+    // Four overlapping words: bytes 0-7, 8-15, 16-23 and 19-26. In each, `PUNCT` marks the
+    // bytes that must equal `EXPECTED`; every other byte must be a digit.
+    const fn word(t: &[u8; 27], at: usize) -> u64 {
+        u64::from_le_bytes([
+            t[at],
+            t[at + 1],
+            t[at + 2],
+            t[at + 3],
+            t[at + 4],
+            t[at + 5],
+            t[at + 6],
+            t[at + 7],
+        ])
+    }
+    const fn bytes(b: [u8; 8]) -> u64 {
+        u64::from_le_bytes(b)
+    }
+    // (offset, mask of punctuation bytes, their expected values)
+    const WORDS: [(usize, u64, u64); 4] = [
+        (
+            0,
+            bytes([0, 0, 0, 0, 0xff, 0, 0, 0xff]),
+            bytes([0, 0, 0, 0, b'-', 0, 0, b'-']),
+        ),
+        (
+            8,
+            bytes([0, 0, 0xff, 0, 0, 0xff, 0, 0]),
+            bytes([0, 0, b'T', 0, 0, b':', 0, 0]),
+        ),
+        (
+            16,
+            bytes([0xff, 0, 0, 0xff, 0, 0, 0, 0]),
+            bytes([b':', 0, 0, b'.', 0, 0, 0, 0]),
+        ),
+        (
+            19,
+            bytes([0xff, 0, 0, 0, 0, 0, 0, 0xff]),
+            bytes([b'.', 0, 0, 0, 0, 0, 0, b'Z']),
+        ),
+    ];
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut ok = true;
+    for (at, punct, expected) in WORDS {
+        let w = word(t, at);
+        // A digit byte, XOR '0', is 0-9: below 0x80, and still below it plus 0x76 (no carry
+        // between bytes once every byte is below 0x80; a byte at or above it fails anyway).
+        let d = (w ^ u64::from_ne_bytes([b'0'; 8])) & !punct;
+        ok &= w & punct == expected
+            && (d | d.wrapping_add(u64::from_ne_bytes([0x76; 8]))) & HIGH == 0;
+    }
+    let two = |i: usize| (t[i] - b'0') * 10 + (t[i + 1] - b'0');
+    ok && (1..=12).contains(&two(5))
+        && (1..=31).contains(&two(8))
+        && two(11) <= 23
+        && two(14) <= 59
+        && two(17) <= 59
+}
+
+/// [`valid_time`] for any length: the shape with a fraction of another length, or none.
+fn valid_time_any(t: &[u8]) -> bool {
     let [
         y0,
         y1,
@@ -498,6 +569,59 @@ mod tests {
             b"2018-07-02T22:23:00ZZ",
         ] {
             assert!(!valid_time(bad), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn the_word_time_check_agrees_with_the_pattern_on_every_byte_at_every_place() {
+        let good = *b"2026-03-14T09:26:53.589793Z";
+        assert!(valid_time_27(&good) && valid_time_any(&good));
+        for at in 0..good.len() {
+            for b in 0..=255u8 {
+                let mut t = good;
+                t[at] = b;
+                assert_eq!(
+                    valid_time_27(&t),
+                    valid_time_any(&t),
+                    "{}",
+                    String::from_utf8_lossy(&t)
+                );
+            }
+        }
+        // The ranges, at their edges.
+        for (at, two) in [
+            (5, *b"00"),
+            (5, *b"13"),
+            (8, *b"00"),
+            (8, *b"32"),
+            (11, *b"24"),
+            (14, *b"60"),
+            (17, *b"60"),
+        ] {
+            let mut t = good;
+            t[at..at + 2].copy_from_slice(&two);
+            assert!(
+                !valid_time_27(&t) && !valid_time_any(&t),
+                "{}",
+                String::from_utf8_lossy(&t)
+            );
+        }
+        for (at, two) in [
+            (5, *b"12"),
+            (8, *b"31"),
+            (11, *b"23"),
+            (14, *b"59"),
+            (17, *b"59"),
+            (5, *b"01"),
+            (8, *b"01"),
+        ] {
+            let mut t = good;
+            t[at..at + 2].copy_from_slice(&two);
+            assert!(
+                valid_time_27(&t) && valid_time_any(&t),
+                "{}",
+                String::from_utf8_lossy(&t)
+            );
         }
     }
 
