@@ -181,10 +181,12 @@ impl PartialEq for AlbRecord<'_> {
 
 /// Bit `n - 1` set for each known field `n` that [`AlbRecord`] cuts only when asked for (by
 /// the method named after it); the others are struct fields, typed or cut by the parser.
-const CUT_ON_DEMAND: u64 = {
-    let fields: [usize; 22] = [
-        3, 6, 8, 11, 12, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 29, 30, 31, 32, 33, 34,
-    ];
+const CUT_ON_DEMAND: u64 = field_mask(&[
+    3, 6, 8, 11, 12, 15, 16, 17, 19, 20, 21, 22, 24, 25, 26, 27, 29, 30, 31, 32, 33, 34,
+]);
+
+/// Bit `n - 1` set for each (1-based) field number `n` in `fields`.
+pub(crate) const fn field_mask(fields: &[usize]) -> u64 {
     let mut mask = 0u64;
     let mut i = 0;
     while i < fields.len() {
@@ -192,7 +194,7 @@ const CUT_ON_DEMAND: u64 = {
         i += 1;
     }
     mask
-};
+}
 
 /// Accessors for fields the parser does not cut: `$n` is the 1-based field number, and a field
 /// from 21 on is `None` on lines that end before it.
