@@ -70,15 +70,24 @@ impl<'a> Fields<'a> {
     /// whole vectors from a short field's start (bytes past its end are the line's next ones).
     #[inline(always)]
     pub(crate) fn get_with_rest(&self, n: usize) -> (&'a [u8], &'a [u8]) {
-        let content = self.get(n);
-        let start = content.as_ptr() as usize - self.line.as_ptr() as usize;
-        (content, self.line.get(start..).unwrap_or_default())
+        let span = self.span(n);
+        match (self.line.get(span.clone()), self.line.get(span.start..)) {
+            (Some(content), Some(rest)) => (content, rest),
+            _ => (b"", b""),
+        }
     }
 
     /// The content of known field `n` (1-based), without its quotes; empty when the line has
     /// no field `n` (or `n` is not a known field).
     #[inline(always)]
     pub(crate) fn get(&self, n: usize) -> &'a [u8] {
+        self.line.get(self.span(n)).unwrap_or_default()
+    }
+
+    /// Where [`Fields::get`]'s content is in the line (an empty or out-of-range span for a
+    /// field the line does not have).
+    #[inline(always)]
+    fn span(&self, n: usize) -> std::ops::Range<usize> {
         let i = n.wrapping_sub(1);
         let start = match i.checked_sub(1) {
             None => 0,
@@ -86,9 +95,7 @@ impl<'a> Fields<'a> {
         };
         let end = self.ends.get(i).map_or(0, |&e| e as usize);
         let quoted = (self.quoted_mask.checked_shr(i as u32).unwrap_or(0) & 1) as usize;
-        self.line
-            .get(start + quoted..end.saturating_sub(quoted))
-            .unwrap_or_default()
+        start + quoted..end.saturating_sub(quoted)
     }
 }
 
@@ -622,9 +629,18 @@ mod tests {
             assert_eq!(fields.get(1), b"h2");
             assert_eq!(fields.get(2), b"GET / HTTP/1.1");
             assert_eq!(fields.get(3), b"x");
+            // With the rest of the line from the content on (what vector checks read).
+            assert_eq!(
+                fields.get_with_rest(2),
+                (&b"GET / HTTP/1.1"[..], &br#"GET / HTTP/1.1" x"#[..])
+            );
+            assert_eq!(fields.get_with_rest(3), (&b"x"[..], &b"x"[..]));
             // Not fields of this line, or of any line.
             for n in [0, 4, KNOWN_FIELDS, KNOWN_FIELDS + 1, usize::MAX] {
                 assert_eq!(fields.get(n), b"", "{n}");
+            }
+            for n in [4, KNOWN_FIELDS, KNOWN_FIELDS + 1] {
+                assert_eq!(fields.get_with_rest(n), (&b""[..], &b""[..]), "{n}");
             }
         }
     }
