@@ -321,7 +321,8 @@ fn mine(
         }
     }
     // Freeing a day's tally takes a few milliseconds (4-5 for 30 k URLs, an allocation or
-    // three per URL) that the run need not wait for when it has a second core.
+    // three per URL, and as much again for the entries its threads' merge left over) that the
+    // run need not wait for when it has a second core.
     // (When no thread can be started, the tally is freed here.)
     if let Some(tally) = last_day
         && threads_of(cfg) >= 2

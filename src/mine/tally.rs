@@ -117,19 +117,32 @@ impl UrlStats {
         }
     }
 
-    /// [`UrlStats::merge`], moving the sampled agent of `other` when it wins instead of
-    /// copying it (the same rules as [`UrlStats::offer_agent`]).
-    pub fn merge_owned(&mut self, mut other: UrlStats) {
-        if let Some(theirs) = other.agent.take_if(|theirs| {
+    /// [`UrlStats::merge`], taking the sampled agent of `other` when it wins instead of
+    /// copying it (the same rules as [`UrlStats::offer_agent`]): the two agents change places,
+    /// and `other` keeps every allocation it is left with, for its owner to free.
+    ///
+    /// Why: merging the scan threads' tallies frees nothing, see [`Tally::merge`].
+    pub fn merge_from(&mut self, other: &mut UrlStats) {
+        if other.hits == 0 {
+            return;
+        }
+        let theirs_wins = other.agent.as_ref().is_some_and(|theirs| {
             self.agent
                 .as_ref()
                 .is_none_or(|mine| (theirs.rank, &*theirs.agent) < (mine.rank, &*mine.agent))
                 && !looks_like_secret(&theirs.agent)
-        }) && other.hits > 0
-        {
-            self.agent = Some(theirs);
+        });
+        let agent = if theirs_wins {
+            std::mem::swap(&mut self.agent, &mut other.agent);
+            None
+        } else {
+            // Left out of the merge below, which would offer it again.
+            other.agent.take()
+        };
+        self.merge(other);
+        if agent.is_some() {
+            other.agent = agent;
         }
-        self.merge(&other);
     }
 
     /// Adds `other` into `self` (order independent).
@@ -451,29 +464,104 @@ pub fn median_of_hist(hist: impl Iterator<Item = (u8, u64)> + Clone) -> Option<u
 /// where a URL's counts are (the scan's `mine::memo`); lookups cost what a `HashMap`'s do.
 type Map = IndexMap<Box<[u8]>, UrlStats, foldhash::fast::RandomState>;
 
-/// Adds map `b` into map `into`, both in key order, leaving `into` in key order: one walk of
-/// both that moves every URL, in key order, into a new map, adding up the counts of a URL in
-/// both ([`UrlStats::merge_owned`]). (Merging in place instead appends the URLs only in `b`
-/// and sorts them into place, which moves every entry and rebuilds the hash index; measured,
-/// both take the same 17-22 ms after the 2-thread scan of 1 GiB: two tallies of ~29.5 k URLs
-/// that share nearly all of them. The time goes to memory: each URL's key, counts and agent
-/// are in blocks of their own, written by the other core.)
-fn merge_sorted(into: &mut Map, b: Map) {
-    let hasher = into.hasher().clone();
-    let a = std::mem::replace(into, Map::with_hasher(hasher.clone()));
-    let mut merged = Map::with_capacity_and_hasher(a.len() + b.len(), hasher);
-    let mut b = b.into_iter().peekable();
+/// URLs with their counts, with no index: a merged tally in key order ([`Tally::merge`]), or
+/// the leftovers of a merge.
+type List = Vec<(Box<[u8]>, UrlStats)>;
+
+/// URL entries left over from merging tallies (the merged-in copies of URLs both had), kept to
+/// be freed with the tally that took them in.
+///
+/// Why: the merge of the scan threads' tallies runs while the run waits for it, and freeing
+/// ~30 k keys, agents and count blocks that the other thread allocated took a quarter of it
+/// (glibc frees another thread's blocks under that arena's lock). The day's tally is freed
+/// when the run no longer waits ([`crate::mine::run`]), and these with it. They are no more
+/// than the merged tallies held before the merge, so the peak memory does not grow.
+#[derive(Default)]
+struct Leftovers(List);
+
+impl Clone for Leftovers {
+    /// A copy of a tally needs none of its leftovers.
+    fn clone(&self) -> Self {
+        Leftovers::default()
+    }
+}
+
+impl std::fmt::Debug for Leftovers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} leftover entries", self.0.len())
+    }
+}
+
+/// Adds `b` into `a`, both in key order, into a new list in key order: one walk of both that
+/// moves every URL, adding up the counts of a URL in both ([`UrlStats::merge_from`]); the
+/// entries of `b` for such URLs go to `leftovers`.
+///
+/// Memory bound: each URL's key, counts and agent are in blocks of their own, many written by
+/// the other core. After the 2-thread scan of 1 GiB (two tallies of ~29.5 k URLs that share
+/// nearly all of them), one walk takes 17-19 ms; building an index as well took 5 ms more, and
+/// freeing the leftovers 4-5 ms more.
+fn merge_sorted(
+    a: impl Iterator<Item = (Box<[u8]>, UrlStats)>,
+    b: impl Iterator<Item = (Box<[u8]>, UrlStats)>,
+    capacity: usize,
+) -> (List, List) {
+    let mut merged = Vec::with_capacity(capacity);
+    let mut leftovers = Vec::new();
+    let mut b = b.peekable();
     for (key, mut stats) in a {
-        while let Some((k, theirs)) = b.next_if(|(k, _)| *k < key) {
-            merged.insert(k, theirs);
+        while let Some(theirs) = b.next_if(|(k, _)| *k < key) {
+            merged.push(theirs);
         }
-        if let Some((_, theirs)) = b.next_if(|(k, _)| *k == key) {
-            stats.merge_owned(theirs);
+        if let Some((k, mut theirs)) = b.next_if(|(k, _)| *k == key) {
+            stats.merge_from(&mut theirs);
+            leftovers.push((k, theirs));
         }
-        merged.insert(key, stats);
+        merged.push((key, stats));
     }
     merged.extend(b);
-    *into = merged;
+    (merged, leftovers)
+}
+
+/// The entries of [`Tally::take_sorted`]'s URLs, in their order.
+fn entries(urls: Result<Map, List>) -> impl Iterator<Item = (Box<[u8]>, UrlStats)> {
+    let (indexed, merged) = match urls {
+        Ok(map) => (Some(map), None),
+        Err(list) => (None, Some(list)),
+    };
+    let indexed = indexed.into_iter().flatten();
+    indexed.chain(merged.into_iter().flatten())
+}
+
+/// Below this many URLs in the smaller tally, sorted tallies are merged on one thread.
+const PARALLEL_MERGE: usize = 4096;
+
+/// [`merge_sorted`] of two sorted maps, in two halves of the key range on two threads of the
+/// current rayon pool when both are large.
+///
+/// Why: after a 2-thread scan, the merge ran on one thread while the other core idled. The
+/// walk is memory bound ([`merge_sorted`]), so two halves do not take half the time: after the
+/// 2-thread scan of 1 GiB, 10-12 ms each at once, plus 2 ms to split the maps and 1.5 ms to
+/// join the lists, against 17-19 ms for one walk.
+fn merge_sorted_maps(mut a: Map, mut b: Map) -> (List, List) {
+    let capacity = a.len() + b.len();
+    if a.len().min(b.len()) < PARALLEL_MERGE || rayon::current_num_threads() < 2 {
+        return merge_sorted(a.into_iter(), b.into_iter(), capacity);
+    }
+    // Split both at `a`'s middle key: the halves hold disjoint key ranges.
+    let at_a = a.len() / 2;
+    let at_b = match a.get_index(at_a) {
+        Some((pivot, _)) => b.binary_search_keys(pivot).unwrap_or_else(|i| i),
+        None => b.len(),
+    };
+    let (a_high, b_high) = (a.split_off(at_a), b.split_off(at_b));
+    let (low, high) = rayon::join(
+        || merge_sorted(a.into_iter(), b.into_iter(), capacity),
+        || merge_sorted(a_high.into_iter(), b_high.into_iter(), 0),
+    );
+    let ((mut merged, mut leftovers), (high, high_leftovers)) = (low, high);
+    merged.extend(high);
+    leftovers.extend(high_leftovers);
+    (merged, leftovers)
 }
 
 /// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
@@ -484,9 +572,16 @@ pub struct Slot(usize);
 /// The tally of one day (or of one thread's share of it).
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
+    /// Indexed by key: what a scan counts into (lookups, [`Slot`]s).
     urls: Map,
-    /// A URL was added since the last [`Tally::sort`] (or ever): the map is not in key order.
+    /// In key order, with no index: what adding up sorted tallies gives ([`Tally::merge`]),
+    /// such as a day's tally once its scan threads' shares are added up, which is then only
+    /// read in key order. When it holds URLs, `urls` holds none; counting a URL into it moves
+    /// them back into `urls`.
+    merged: List,
+    /// A URL was added since the last [`Tally::sort`] (or ever): the URLs are not in key order.
     unsorted: bool,
+    leftovers: Leftovers,
 }
 
 impl Tally {
@@ -532,11 +627,13 @@ impl Tally {
 
     /// The slot of URL `key` (`host SP request-target`), added with no hits if new.
     pub fn slot(&mut self, key: &[u8]) -> Slot {
-        match self.urls.get_index_of(key) {
+        let urls = self.indexed();
+        match urls.get_index_of(key) {
             Some(i) => Slot(i),
             None => {
+                let slot = Slot(urls.insert_full(key.into(), UrlStats::default()).0);
                 self.unsorted = true;
-                Slot(self.urls.insert_full(key.into(), UrlStats::default()).0)
+                slot
             }
         }
     }
@@ -572,7 +669,8 @@ impl Tally {
     /// 30 k URLs), and then merging the threads' tallies is a walk of two sorted lists, and the
     /// day file (written in key order) needs no sort. After the 2-thread scan of 1 GiB, on one
     /// thread while the other core idles, merging by hash took 29-31 ms and encoding the day
-    /// file with its sort 28 ms; merging sorted takes 19-23 ms and encoding 20 ms.
+    /// file with its sort 28 ms; merging sorted took 19-23 ms (now 16-18, see
+    /// [`merge_sorted_maps`]) and encoding 20 ms.
     ///
     /// The sort is rayon's (on the current pool): the scan thread that finishes first then
     /// helps sort the other's tally instead of waiting for it (5 ms where it took 8).
@@ -583,47 +681,80 @@ impl Tally {
         }
     }
 
-    /// Adds `other` into `self`. When both are sorted ([`Tally::sort`]), so is the result.
+    /// Adds `other` into `self`. When both are sorted ([`Tally::sort`]), so is the result, and
+    /// it is kept as a list in key order ([`Tally::merged`]).
     pub fn merge(&mut self, mut other: Tally) {
         // Into the larger one: fewer URLs to insert or append.
-        if self.urls.len() < other.urls.len() {
+        if self.len() < other.len() {
             std::mem::swap(self, &mut other);
         }
-        if other.urls.is_empty() {
+        self.leftovers.0.append(&mut other.leftovers.0);
+        if other.is_empty() {
             return;
         }
         if !self.unsorted && !other.unsorted {
-            merge_sorted(&mut self.urls, other.urls);
+            let (a, b) = (self.take_sorted(), other.take_sorted());
+            let (merged, leftovers) = match (a, b) {
+                (Ok(a), Ok(b)) => merge_sorted_maps(a, b),
+                (a, b) => {
+                    let capacity = self.len() + other.len();
+                    merge_sorted(entries(a), entries(b), capacity)
+                }
+            };
+            self.merged = merged;
+            self.leftovers.0.extend(leftovers);
         } else {
-            self.merge_map(other.urls);
+            let urls = self.indexed();
+            for (key, stats) in entries(other.take_sorted()) {
+                match urls.get_mut(&key) {
+                    Some(mine) => mine.merge(&stats),
+                    None => {
+                        urls.insert(key, stats);
+                    }
+                }
+            }
             self.unsorted = true;
         }
     }
 
-    fn merge_map(&mut self, other: Map) {
-        for (key, stats) in other {
-            match self.urls.get_mut(&key) {
-                Some(mine) => mine.merge(&stats),
-                None => {
-                    self.urls.insert(key, stats);
-                }
-            }
+    /// The URLs, out of the tally: its index (`Ok`) or its merged list (`Err`).
+    fn take_sorted(&mut self) -> Result<Map, List> {
+        if self.merged.is_empty() {
+            Ok(std::mem::take(&mut self.urls))
+        } else {
+            Err(std::mem::take(&mut self.merged))
         }
+    }
+
+    /// The URLs with their index, built now from the merged list if they are in it (in key
+    /// order still).
+    fn indexed(&mut self) -> &mut Map {
+        if !self.merged.is_empty() {
+            self.urls = std::mem::take(&mut self.merged).into_iter().collect();
+        }
+        &mut self.urls
     }
 
     /// Distinct URLs.
     pub fn len(&self) -> usize {
-        self.urls.len()
+        self.urls.len() + self.merged.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.urls.is_empty()
+        self.len() == 0
+    }
+
+    /// Every URL as `(key, stats)`: the index's, then the merged list's (one of them is
+    /// empty).
+    fn entries(&self) -> impl Iterator<Item = (&[u8], &UrlStats)> {
+        let indexed = self.urls.iter().map(|(k, s)| (&k[..], s));
+        indexed.chain(self.merged.iter().map(|(k, s)| (&k[..], s)))
     }
 
     /// Every URL as `(key, stats)` sorted by key (`host SP request-target`, bytewise): the
     /// order day files are written in.
     pub fn sorted(&self) -> Vec<(&[u8], &UrlStats)> {
-        let mut v: Vec<(&[u8], &UrlStats)> = self.urls.iter().map(|(k, s)| (&k[..], s)).collect();
+        let mut v: Vec<(&[u8], &UrlStats)> = self.entries().collect();
         if self.unsorted {
             v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
@@ -632,7 +763,7 @@ impl Tally {
 
     /// Every URL as `(host, request-target, stats)`, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], &UrlStats)> {
-        self.urls.iter().map(|(key, stats)| {
+        self.entries().map(|(key, stats)| {
             let split = memchr::memchr(b' ', key).unwrap_or(key.len());
             let target = key.get(split + 1..).unwrap_or(b"");
             (&key[..split], target, stats)
@@ -908,20 +1039,21 @@ mod tests {
     }
 
     /// Three threads' worth of hits over overlapping URLs, each with agents of its own.
-    fn shares() -> Vec<Tally> {
+    /// Three tallies of `n` hits each.
+    fn shares(n: u64) -> Vec<Tally> {
         (0..3u64)
             .map(|share| {
                 let mut t = Tally::default();
                 let mut s = Vec::new();
-                for i in 0..400u64 {
+                for i in 0..n {
                     // Shares overlap on most URLs; each also has URLs of its own, which
-                    // sort before and after the shared ones.
-                    let u = if i % 10 == 0 {
+                    // sort before and after the shared ones (share 1 twice as many before).
+                    let u = if i % 10 == 0 || (share == 1 && i % 10 == 1) {
                         format!("http://a{share}.example/{i}")
                     } else if i % 10 == 5 {
                         format!("http://z{share}.example/{i}")
                     } else {
-                        format!("http://h{}.example/{}", i % 7, i % 150)
+                        format!("http://h{}.example/{}", i % 7, i % (n * 3 / 8))
                     };
                     let n = normalize(u.as_bytes(), &NormalizeOptions::default(), &mut s).unwrap();
                     let agent = format!("agent-{share}-{i}");
@@ -943,23 +1075,37 @@ mod tests {
 
     #[test]
     fn sorted_tallies_merge_into_the_same_counts_in_key_order() {
-        let mut by_hash = Tally::default();
-        for t in shares() {
-            by_hash.merge(t);
+        // 12 000 hits: tallies large enough to be merged in two halves on two threads.
+        for n in [400, 12_000] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(2)
+                .build()
+                .unwrap();
+            let mut by_hash = Tally::default();
+            for t in shares(n) {
+                by_hash.merge(t);
+            }
+            let mut by_walk = Tally::default();
+            pool.install(|| {
+                for mut t in shares(n) {
+                    t.sort();
+                    by_walk.merge(t);
+                }
+            });
+            assert!(by_hash.unsorted && !by_walk.unsorted);
+            assert_eq!(by_walk.sorted(), by_hash.sorted(), "{n}");
+            // The walk gave a list in key order, no index, and kept the merged-in entries.
+            assert!(by_walk.urls.is_empty() && by_walk.merged.len() == by_hash.len());
+            assert!(by_walk.merged.is_sorted_by(|a, b| a.0 < b.0));
+            assert!(!by_walk.leftovers.0.is_empty());
+            let smallest = shares(n).iter().map(Tally::len).min().unwrap();
+            assert_eq!(smallest >= PARALLEL_MERGE, n == 12_000, "{smallest}");
+            // A URL counted after the merge brings the index back, unsorted again, and
+            // `sorted` sorts.
+            add(&mut by_walk, "http://a.example/first", 200, None);
+            assert!(by_walk.unsorted && by_walk.merged.is_empty());
+            let sorted = by_walk.sorted();
+            assert!(sorted.is_sorted_by(|a, b| a.0 < b.0) && sorted.len() == by_hash.len() + 1);
         }
-        let mut by_walk = Tally::default();
-        for mut t in shares() {
-            t.sort();
-            by_walk.merge(t);
-        }
-        assert!(by_hash.unsorted && !by_walk.unsorted);
-        assert_eq!(by_walk.sorted(), by_hash.sorted());
-        let keys: Vec<&[u8]> = by_walk.urls.keys().map(|k| &k[..]).collect();
-        assert!(keys.is_sorted() && keys.len() == by_hash.len());
-        // A URL added after the sort leaves the tally unsorted again, and `sorted` sorts.
-        add(&mut by_walk, "http://a.example/first", 200, None);
-        assert!(by_walk.unsorted);
-        let sorted = by_walk.sorted();
-        assert!(sorted.is_sorted_by(|a, b| a.0 < b.0) && sorted.len() == by_hash.len() + 1);
     }
 }
