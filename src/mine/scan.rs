@@ -2,11 +2,13 @@
 //!
 //! Objects are scanned in parallel with rayon, each on one thread, but for the queue's last
 //! one: its lines are shared out in pieces with the threads that have run out of objects
-//! ([`Worker::scan_shared`]), so that the threads end together. A local object of at most
+//! ([`Worker::scan_shared`]), so that the threads end together. An object of at most
 //! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole and inflated whole with libdeflate
-//! ([`inflate`]) into a buffer the thread reuses (the cheapest inflate there is); larger objects,
-//! S3 bodies and damaged objects are inflated as a stream (`MultiGzDecoder`: ALB objects may hold
-//! several gzip members) through a fixed-size buffer. So memory is bounded by the number of
+//! ([`inflate`]) into a buffer the thread reuses (the cheapest inflate there is): a local one
+//! when its turn comes, an S3 one fetched in the background a few objects ahead of it
+//! ([`ReadAhead`]), so that downloads overlap the scan. Larger objects and damaged ones are
+//! inflated as a stream (`MultiGzDecoder`: ALB objects may hold several gzip members) through a
+//! fixed-size buffer. So memory is bounded by the number of
 //! threads, the size limit and the number of distinct URLs, never by the size of the input.
 //! Lines are parsed in place (no copy per line). Every thread keeps its own [`Tally`] and
 //! [`ScanStats`]; they are merged once at the end.
@@ -27,6 +29,7 @@ use flate2::bufread::MultiGzDecoder;
 use rayon::prelude::*;
 
 use crate::alb::{Escaped, parse_line};
+use crate::source::s3::{Fetched, Fetching};
 use crate::source::{LogObject, ObjectLocation};
 
 mod inflate;
@@ -232,6 +235,7 @@ pub fn scan_objects(
     let next = std::sync::atomic::AtomicUsize::new(0);
     let threads = rayon::current_num_threads().clamp(1, objects.len().max(1));
     let tail = TailPieces::new();
+    let ahead = ReadAhead::new(&order, threads);
     let (tally, mut stats) = (0..threads)
         .into_par_iter()
         .with_max_len(1)
@@ -248,7 +252,8 @@ pub fn scan_objects(
                 // While the last object is read and inflated, the workers out of objects wait
                 // for its pieces (or for word that there will be none: also if this panics).
                 let _coming = w.tail.filter(|_| w.last_object).map(TailPieces::coming);
-                w.scan(obj);
+                let fetched = ahead.as_ref().and_then(|a| a.take(at));
+                w.scan(obj, fetched);
                 on_object_done(obj);
             }
             if let Some(tail) = w.tail {
@@ -273,7 +278,10 @@ pub fn scan_objects(
 /// Scans one object on the calling thread (benchmarks, tests).
 pub fn scan_object(obj: &LogObject, policy: &Policy) -> (Tally, ScanStats) {
     let mut w = Worker::new(policy);
-    w.scan(obj);
+    let fetched = whole_inflate_enabled()
+        .then(|| obj.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED))
+        .flatten();
+    w.scan(obj, fetched);
     w.stats.finish();
     (w.tally, w.stats)
 }
@@ -441,11 +449,13 @@ impl<'p> Worker<'p> {
         }
     }
 
-    fn scan(&mut self, obj: &LogObject) {
+    /// Scans `obj`; `fetched` is its fetch when it was started ahead ([`ReadAhead`]).
+    fn scan(&mut self, obj: &LogObject, fetched: Option<Fetching>) {
         self.stats.objects_read += 1;
         let mut lines = 0u64;
-        let result = match &obj.location {
-            ObjectLocation::Local(path)
+        let result = match (&obj.location, fetched) {
+            (_, Some(fetching)) => self.scan_fetched(fetching, &obj.key, &mut lines),
+            (ObjectLocation::Local(path), None)
                 if obj.size <= WHOLE_OBJECT_MAX_COMPRESSED && self.whole.is_some() =>
             {
                 self.scan_whole(path, &obj.key, &mut lines)
@@ -462,9 +472,7 @@ impl<'p> Worker<'p> {
         }
     }
 
-    /// Reads a local object whole and inflates it whole; an object libdeflate refuses (damaged,
-    /// or larger than the limit once inflated) is streamed from the bytes already read, so it
-    /// fails (or not) exactly as a streamed object would, keeping the lines before the damage.
+    /// Reads a local object whole and scans it ([`Worker::scan_bytes`]).
     fn scan_whole(
         &mut self,
         path: &std::path::Path,
@@ -473,36 +481,85 @@ impl<'p> Worker<'p> {
     ) -> Result<(), String> {
         let mut compressed = std::mem::take(&mut self.compressed);
         compressed.clear();
-        let read = std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut compressed))
-            .map_err(|e| format!("cannot open: {e}"));
-        let result = match read {
-            Err(e) => Err(e),
-            Ok(_) => {
-                let mut inflated = std::mem::take(&mut self.inflated);
-                let whole = match &mut self.whole {
-                    Some(w) => w
-                        .gunzip(&compressed, &mut inflated, WHOLE_OBJECT_MAX_UNCOMPRESSED)
-                        .is_ok(),
-                    None => false,
-                };
-                self.stats.compressed_bytes += compressed.len() as u64;
-                let result = if whole {
-                    self.stats.uncompressed_bytes += inflated.len() as u64;
-                    match self.tail {
-                        Some(tail) if self.last_object && shareable(&inflated) => {
-                            self.scan_shared(tail, std::mem::take(&mut inflated), key, lines);
-                            Ok(())
-                        }
-                        _ => self.scan_lines(&inflated, key, lines),
-                    }
-                } else {
-                    self.scan_guarded(&compressed[..], key, lines).0
-                };
-                self.inflated = inflated;
+        match std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut compressed)) {
+            Ok(_) => self.scan_bytes(compressed, key, lines),
+            Err(e) => {
+                self.compressed = compressed;
+                Err(format!("cannot open: {e}"))
+            }
+        }
+    }
+
+    /// Scans an S3 object fetched whole ahead of its turn ([`LogObject::fetch_ahead`]),
+    /// failing (or not) exactly as when it is streamed: a refused GET cannot open it; a body
+    /// that broke off for good keeps its lines before the break and fails with the read
+    /// error; an object that grew past the limit since it was listed is streamed on.
+    fn scan_fetched(
+        &mut self,
+        fetching: Fetching,
+        key: &str,
+        lines: &mut u64,
+    ) -> Result<(), String> {
+        match fetching.wait() {
+            Fetched::NotOpened(e) => Err(format!("cannot open: {e}")),
+            Fetched::Body {
+                bytes,
+                rest: Some(rest),
+                ..
+            } => {
+                let stream = std::io::Cursor::new(bytes).chain(rest);
+                let (result, compressed) = self.scan_guarded(stream, key, lines);
+                self.stats.compressed_bytes += compressed;
                 result
             }
+            Fetched::Body {
+                bytes,
+                rest: None,
+                error: Some(e),
+            } => {
+                let (_, compressed) = self.scan_guarded(&bytes[..], key, lines);
+                self.stats.compressed_bytes += compressed;
+                Err(describe_read_error(&e))
+            }
+            Fetched::Body {
+                bytes,
+                rest: None,
+                error: None,
+            } => self.scan_bytes(bytes, key, lines),
+        }
+    }
+
+    /// Inflates an object's stored bytes whole and scans its lines; an object libdeflate
+    /// refuses (damaged, or larger than the limit once inflated) is streamed from the same
+    /// bytes, so it fails (or not) exactly as a streamed object would, keeping the lines before
+    /// the damage. `compressed` becomes the thread's buffer for the next local object.
+    fn scan_bytes(
+        &mut self,
+        compressed: Vec<u8>,
+        key: &str,
+        lines: &mut u64,
+    ) -> Result<(), String> {
+        let mut inflated = std::mem::take(&mut self.inflated);
+        let whole = match &mut self.whole {
+            Some(w) => w
+                .gunzip(&compressed, &mut inflated, WHOLE_OBJECT_MAX_UNCOMPRESSED)
+                .is_ok(),
+            None => false,
         };
+        self.stats.compressed_bytes += compressed.len() as u64;
+        let result = if whole {
+            self.stats.uncompressed_bytes += inflated.len() as u64;
+            match self.tail {
+                Some(tail) if self.last_object && shareable(&inflated) => {
+                    self.scan_shared(tail, std::mem::take(&mut inflated), key, lines);
+                    Ok(())
+                }
+                _ => self.scan_lines(&inflated, key, lines),
+            }
+        } else {
+            self.scan_guarded(&compressed[..], key, lines).0
+        };
+        self.inflated = inflated;
         self.compressed = compressed;
         result
     }
@@ -881,6 +938,65 @@ impl<'p> Worker<'p> {
     }
 }
 
+/// The S3 objects of the queue fetched whole ahead of their turn ([`LogObject::fetch_ahead`]):
+/// when a worker takes the object at position `at`, the fetches of the next `depth` positions
+/// are started, so each worker has about one object downloading while it scans.
+///
+/// Why: streamed from S3, each object waited for S3's first byte when its turn came, and was
+/// inflated by the streaming decoder, which costs more than the whole-object one.
+/// Memory: at most `depth` objects of at most [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes ahead.
+struct ReadAhead<'o> {
+    order: &'o [&'o LogObject],
+    depth: usize,
+    state: std::sync::Mutex<AheadState>,
+}
+
+struct AheadState {
+    /// Positions below this had their fetch started (or were not to be fetched).
+    started: usize,
+    fetches: Vec<Option<Fetching>>,
+}
+
+impl<'o> ReadAhead<'o> {
+    /// `None` when no object is in S3, or objects are not inflated whole
+    /// (`GREENLIGHT_INFLATE=stream`).
+    fn new(order: &'o [&'o LogObject], depth: usize) -> Option<Self> {
+        let any_s3 = order
+            .iter()
+            .any(|o| matches!(o.location, ObjectLocation::S3 { .. }));
+        (any_s3 && whole_inflate_enabled()).then(|| ReadAhead {
+            order,
+            depth,
+            state: std::sync::Mutex::new(AheadState {
+                started: 0,
+                fetches: order.iter().map(|_| None).collect(),
+            }),
+        })
+    }
+
+    /// The fetch of the object at `at` (`None`: it is not fetched whole), after starting the
+    /// fetches of the `depth` objects after it.
+    fn take(&self, at: usize) -> Option<Fetching> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let until = (at + 1 + self.depth).min(self.order.len());
+        while state.started < until {
+            let i = state.started;
+            let fetch = self
+                .order
+                .get(i)
+                .and_then(|o| o.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED));
+            if let Some(slot) = state.fetches.get_mut(i) {
+                *slot = fetch;
+            }
+            state.started += 1;
+        }
+        state.fetches.get_mut(at).and_then(Option::take)
+    }
+}
+
 /// Bytes of the last object per piece it is shared out in ([`Worker::scan_shared`]): 16 pieces
 /// of a 16 MB object, so the threads end within about a millisecond of each other.
 const PIECE: usize = 1 << 20;
@@ -996,7 +1112,7 @@ struct HitFigures<'d> {
     agent: Escaped<'d>,
 }
 
-/// Whether local objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams
+/// Whether small objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams
 /// every object instead: a benchmark knob (benches/throughput.sh compares both in one command).
 fn whole_inflate_enabled() -> bool {
     static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

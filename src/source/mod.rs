@@ -146,6 +146,21 @@ impl LogObject {
     }
 }
 
+impl LogObject {
+    /// Starts fetching the object whole in the background ([`s3::fetch_whole`]), when it is
+    /// in S3 and listed at most `limit` bytes; `None` for a local object (read when it is
+    /// scanned: the page cache is its read-ahead) and for a larger one (streamed).
+    pub fn fetch_ahead(&self, limit: u64) -> Option<s3::Fetching> {
+        match &self.location {
+            ObjectLocation::S3 { s3, bucket, key } if self.size <= limit => {
+                let (size, limit) = (self.size as usize, limit as usize);
+                Some(s3::fetch_whole(s3, bucket, key, size, limit))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The objects of one day, and what was passed over by key.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {

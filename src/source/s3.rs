@@ -13,8 +13,12 @@
 //! **Streaming** ([`open`]): one tokio task per opened object fetches it and hands the body,
 //! chunk by chunk, to a blocking [`Read`] through a bounded channel. Bytes in flight (fetched but
 //! not yet consumed by the scan) are bounded for the whole process by [`MAX_BYTES_IN_FLIGHT`]
-//! and concurrent GETs by [`MAX_CONCURRENT_GETS`]; an object is never held whole, and each
-//! object has its own task and channel, so a slow object only occupies its own scan thread.
+//! and concurrent GETs by [`MAX_CONCURRENT_GETS`]; a streamed object is never held whole, and
+//! each object has its own task and channel, so a slow object only occupies its own scan thread.
+//!
+//! **Whole fetches** ([`fetch_whole`]): small objects (the scan's limit is 4 MiB compressed) are
+//! fetched by the same pump into a buffer of their own, started ahead of their turn; the scan
+//! bounds how many are ahead.
 //!
 //! **Retries**: the SDK retries throttling, 5xx, timeouts and connection failures of each
 //! request (standard mode, 10 attempts, see [`crate::s3`]). A body that breaks off mid-stream is **resumed** with
@@ -201,6 +205,135 @@ pub fn open(s3: &S3Config, bucket: &str, key: &str) -> io::Result<Box<dyn Read +
         held: 0,
         budget: bytes_budget,
     }))
+}
+
+/// An object being fetched whole in the background ([`fetch_whole`]); [`Fetching::wait`]
+/// takes what came. Dropped before that, the fetch stops.
+pub struct Fetching {
+    done: oneshot::Receiver<Fetched>,
+}
+
+/// What [`fetch_whole`] fetched.
+pub enum Fetched {
+    /// S3 refused the first GET (the object is missing, access is denied, ...), as [`open`]
+    /// fails.
+    NotOpened(io::Error),
+    /// The object's stored bytes: all of them, unless `rest` or `error` says otherwise.
+    Body {
+        bytes: Vec<u8>,
+        /// The object is larger than the limit (it grew since it was listed): the bytes after
+        /// `bytes`, as a stream like [`open`]'s.
+        rest: Option<Box<dyn Read + Send>>,
+        /// The body broke off for good after `bytes` (resumes exhausted), as a read from
+        /// [`open`]'s stream would fail there.
+        error: Option<io::Error>,
+    },
+}
+
+impl Fetching {
+    /// Waits for the fetch to end. Call from a thread outside the runtime (a rayon worker).
+    pub fn wait(self) -> Fetched {
+        self.done
+            .blocking_recv()
+            .unwrap_or_else(|_| Fetched::NotOpened(io::Error::other("the fetch task ended")))
+    }
+}
+
+/// Starts fetching `s3://bucket/key` whole, up to `limit` bytes, on the I/O runtime, and
+/// returns at once: the scan asks for the next objects while it reads the current one, so
+/// their downloads (and the wait for S3's first byte) overlap the scan. The same GETs as
+/// [`open`], with the same resumes, and within the same limits on open GETs and bytes in
+/// flight: the bytes leave the budget as they are copied out of the channel, so an object
+/// fetched ahead never holds budget that the objects being read need.
+///
+/// `size` is the listed size (the buffer's first capacity). Memory: up to `limit` bytes per
+/// fetch; the caller bounds how many it starts.
+pub fn fetch_whole(s3: &S3Config, bucket: &str, key: &str, size: usize, limit: usize) -> Fetching {
+    let fetch = S3Fetch {
+        client: s3.client().sdk().clone(),
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+    };
+    let (bytes_budget, gets) = limits().clone();
+    start_whole(fetch, bytes_budget, gets, size, limit)
+}
+
+/// [`fetch_whole`] from any [`RangeFetch`] (tests: bodies that break), within `budget` and
+/// `gets`.
+fn start_whole<F: RangeFetch>(
+    fetch: F,
+    budget: Arc<Semaphore>,
+    gets: Arc<Semaphore>,
+    size: usize,
+    limit: usize,
+) -> Fetching {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let (first_tx, first_rx) = oneshot::channel();
+    let (mut done_tx, done) = oneshot::channel();
+    let name = fetch.name();
+    let rt = runtime();
+    rt.spawn(pump(fetch, tx, first_tx, budget.clone(), gets));
+    rt.spawn(async move {
+        let bytes = Vec::with_capacity(size.min(limit));
+        let fetched = collect(name, rx, first_rx, budget, bytes, limit, &mut done_tx).await;
+        let _ = done_tx.send(fetched);
+    });
+    Fetching { done }
+}
+
+/// The collecting end of [`fetch_whole`]: copies the pumped chunks out of the channel (and
+/// out of the budget) into `bytes` until the body ends, breaks off for good, or passes `limit`. Stops early
+/// when the [`Fetching`] was dropped.
+async fn collect(
+    name: String,
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    first: oneshot::Receiver<Result<(), S3Error>>,
+    budget: Arc<Semaphore>,
+    mut bytes: Vec<u8>,
+    limit: usize,
+    done: &mut oneshot::Sender<Fetched>,
+) -> Fetched {
+    match first.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Fetched::NotOpened(io::Error::other(e.to_string())),
+        Err(_) => return Fetched::NotOpened(io::Error::other(format!("{name}: fetch task ended"))),
+    }
+    // Dropped on an early end, the reader gives back the budget of what is still queued.
+    let mut reader = ChannelReader {
+        rx,
+        current: Bytes::new(),
+        held: 0,
+        budget,
+    };
+    let mut error = None;
+    let mut rest = None;
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = done.closed() => break,
+            next = reader.rx.recv() => next,
+        };
+        match next {
+            None => break,
+            Some(Err(e)) => {
+                error = Some(e);
+                break;
+            }
+            Some(Ok(chunk)) => {
+                let held = chunk.len().min(MAX_BYTES_IN_FLIGHT);
+                if bytes.len() + chunk.len() > limit {
+                    // The reader goes on from this chunk, which keeps its budget.
+                    reader.current = chunk;
+                    reader.held = held;
+                    rest = Some(Box::new(reader) as Box<dyn Read + Send>);
+                    break;
+                }
+                bytes.extend_from_slice(&chunk);
+                reader.budget.add_permits(held);
+            }
+        }
+    }
+    Fetched::Body { bytes, rest, error }
 }
 
 /// Where the pump gets (ranges of) one object from.
@@ -473,6 +606,101 @@ mod tests {
             ]
         );
         assert_eq!(budget.available_permits(), 64, "every budget byte is back");
+    }
+
+    fn flaky(len: u32, breaks: u32) -> Arc<Flaky> {
+        Arc::new(Flaky {
+            data: (0..len).map(|i| (i % 251) as u8).collect(),
+            breaks: Mutex::new(breaks),
+            offsets: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Budget permits are given back by the tasks a moment after they end.
+    fn wait_for_permits(budget: &Semaphore, want: usize) {
+        let start = std::time::Instant::now();
+        while budget.available_permits() != want && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            budget.available_permits(),
+            want,
+            "every budget byte is back"
+        );
+    }
+
+    #[test]
+    fn a_whole_fetch_resumes_a_broken_body_and_holds_every_byte_once() {
+        let flaky = flaky(1000, 3);
+        let budget = Arc::new(Semaphore::new(64));
+        let gets = Arc::new(Semaphore::new(1));
+        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096).wait();
+        let Fetched::Body { bytes, rest, error } = fetched else {
+            panic!("not opened")
+        };
+        assert!(rest.is_none() && error.is_none());
+        assert_eq!(bytes, flaky.data);
+        assert_eq!(flaky.offsets.lock().unwrap().len(), 4, "three resumes");
+        wait_for_permits(&budget, 64);
+    }
+
+    #[test]
+    fn a_whole_fetch_of_a_body_that_keeps_breaking_keeps_the_bytes_before_the_break() {
+        let flaky = flaky(1000, 100);
+        let budget = Arc::new(Semaphore::new(64));
+        let gets = Arc::new(Semaphore::new(1));
+        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096).wait();
+        let Fetched::Body { bytes, rest, error } = fetched else {
+            panic!("not opened")
+        };
+        assert!(rest.is_none());
+        let err = error.expect("the break").to_string();
+        assert!(err.contains("broke off"), "{err}");
+        // Three chunks of 7 bytes per fetch: the first and every resume's.
+        assert_eq!(bytes, flaky.data[..21 * (MAX_RESUMES as usize + 1)]);
+        wait_for_permits(&budget, 64);
+    }
+
+    #[test]
+    fn an_object_past_the_limit_is_handed_on_as_a_stream_of_the_rest() {
+        let flaky = flaky(1000, 1);
+        let budget = Arc::new(Semaphore::new(64));
+        let gets = Arc::new(Semaphore::new(1));
+        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 100, 100).wait();
+        let Fetched::Body {
+            mut bytes,
+            rest: Some(mut rest),
+            error: None,
+        } = fetched
+        else {
+            panic!("not handed on")
+        };
+        assert!(bytes.len() <= 100 && bytes.len() > 90, "{}", bytes.len());
+        rest.read_to_end(&mut bytes).unwrap();
+        assert_eq!(bytes, flaky.data);
+        drop(rest);
+        wait_for_permits(&budget, 64);
+    }
+
+    #[test]
+    fn a_whole_fetch_dropped_midway_gives_its_budget_back() {
+        // 4 MB in 7-byte chunks through a budget of 64 bytes: long enough to drop it midway.
+        let big = flaky(4 << 20, 0);
+        let budget = Arc::new(Semaphore::new(64));
+        let gets = Arc::new(Semaphore::new(1));
+        let fetching = start_whole(big, budget.clone(), gets.clone(), 4 << 20, 8 << 20);
+        let start = std::time::Instant::now();
+        while budget.available_permits() == 64 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::yield_now();
+        }
+        assert!(budget.available_permits() < 64, "the fetch holds budget");
+        drop(fetching);
+        wait_for_permits(&budget, 64);
+        // The GET was given up too: another fetch gets it.
+        let small = flaky(1000, 0);
+        let again = start_whole(small, budget.clone(), gets, 1000, 4096).wait();
+        assert!(matches!(again, Fetched::Body { ref bytes, .. } if bytes.len() == 1000));
+        wait_for_permits(&budget, 64);
     }
 
     #[test]
