@@ -12,7 +12,8 @@
 #   --fields  fields per line, 20-36, or `mix` for the generator's mix of layouts (default mix)
 #   --big-mb  also mine a second corpus of this size with the same distinct URLs and compare
 #             peak RSS (e.g. 10240; takes a while; generated under target/ and deleted after)
-#   --s3      also mine the corpus from a local moto S3 server (installed by `bash .ci/test`)
+#   --s3      also mine the corpus from a local moto S3 server (installed by `bash .ci/test`),
+#             with small objects fetched whole (the default) and with every object streamed
 #   --repeat  rounds of libdeflate-gunzip, miner on 1 thread and on 2, back to back (default 5);
 #             the ratios are given per round and as the median over the rounds
 #   --window-days  mine the day on top of a state that already holds the N-1 days before it, as
@@ -264,9 +265,25 @@ for d, _, files in os.walk(root):
         p = os.path.join(d, f)
         s3.upload_file(p, "bench", os.path.relpath(p, root))
 PY
+  # Rounds as above: the default (small objects fetched whole, ahead of their turn) and every
+  # object streamed (GREENLIGHT_INFLATE=stream, what the S3 path did before), back to back.
+  for round in $(seq "$repeat"); do
+    echo "-- s3 round $round"
+    for threads in 1 2; do
+      for inflate in whole stream; do
+        name="miner s3 threads=$threads"
+        [ "$inflate" = whole ] || name="$name (streamed)"
+        rm -rf "$state"
+        measure "$name" env GREENLIGHT_QUIET=1 GREENLIGHT_INFLATE=$inflate \
+          target/release/greenlight-miner --logs s3://bench --s3-endpoint "http://127.0.0.1:$port" \
+          --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100
+      done
+    done
+  done
+  echo "s3 ratios (per round -> median of $repeat; moto runs on the same cores):"
   for threads in 1 2; do
-    measure "miner s3 threads=$threads" env GREENLIGHT_QUIET=1 target/release/greenlight-miner \
-      --logs s3://bench --s3-endpoint "http://127.0.0.1:$port" --date "$day" --out "$out" \
-      --state "$state" --threads "$threads" --max-error-rate 100
+    echo "  threads=$threads fetched whole / streamed, wall: $(ratio "miner s3 threads=$threads" "miner s3 threads=$threads (streamed)" 2)"
+    echo "  threads=$threads fetched whole / streamed, CPU-s per GiB: $(ratio "miner s3 threads=$threads" "miner s3 threads=$threads (streamed)" 3)"
+    echo "  threads=$threads s3 / folder, CPU-s per GiB: $(ratio "miner s3 threads=$threads" "miner threads=$threads" 3)"
   done
 fi

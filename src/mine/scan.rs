@@ -253,7 +253,12 @@ pub fn scan_objects(
                 // for its pieces (or for word that there will be none: also if this panics).
                 let _coming = w.tail.filter(|_| w.last_object).map(TailPieces::coming);
                 let fetched = ahead.as_ref().and_then(|a| a.take(at));
+                let was_fetched = fetched.is_some();
                 w.scan(obj, fetched);
+                if let Some(ahead) = ahead.as_ref().filter(|_| was_fetched) {
+                    // The fetched bytes became the worker's buffer: back for the next fetch.
+                    ahead.recycle(std::mem::take(&mut w.compressed));
+                }
                 on_object_done(obj);
             }
             if let Some(tail) = w.tail {
@@ -279,7 +284,7 @@ pub fn scan_objects(
 pub fn scan_object(obj: &LogObject, policy: &Policy) -> (Tally, ScanStats) {
     let mut w = Worker::new(policy);
     let fetched = whole_inflate_enabled()
-        .then(|| obj.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED))
+        .then(|| obj.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED, Vec::new()))
         .flatten();
     w.scan(obj, fetched);
     w.stats.finish();
@@ -955,6 +960,9 @@ struct AheadState {
     /// Positions below this had their fetch started (or were not to be fetched).
     started: usize,
     fetches: Vec<Option<Fetching>>,
+    /// Buffers of scanned objects, for the next fetches (a fresh buffer per object cost a
+    /// page fault per 4 KiB).
+    spare: Vec<Vec<u8>>,
 }
 
 impl<'o> ReadAhead<'o> {
@@ -970,6 +978,7 @@ impl<'o> ReadAhead<'o> {
             state: std::sync::Mutex::new(AheadState {
                 started: 0,
                 fetches: order.iter().map(|_| None).collect(),
+                spare: Vec::new(),
             }),
         })
     }
@@ -984,16 +993,28 @@ impl<'o> ReadAhead<'o> {
         let until = (at + 1 + self.depth).min(self.order.len());
         while state.started < until {
             let i = state.started;
+            let buffer = state.spare.pop().unwrap_or_default();
             let fetch = self
                 .order
                 .get(i)
-                .and_then(|o| o.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED));
+                .and_then(|o| o.fetch_ahead(WHOLE_OBJECT_MAX_COMPRESSED, buffer));
             if let Some(slot) = state.fetches.get_mut(i) {
                 *slot = fetch;
             }
             state.started += 1;
         }
         state.fetches.get_mut(at).and_then(Option::take)
+    }
+
+    /// Keeps `buffer` for a next fetch (at most one per object ahead).
+    fn recycle(&self, buffer: Vec<u8>) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buffer.capacity() > 0 && state.spare.len() < self.depth {
+            state.spare.push(buffer);
+        }
     }
 }
 

@@ -148,13 +148,13 @@ impl LogObject {
 
 impl LogObject {
     /// Starts fetching the object whole in the background ([`s3::fetch_whole`]), when it is
-    /// in S3 and listed at most `limit` bytes; `None` for a local object (read when it is
-    /// scanned: the page cache is its read-ahead) and for a larger one (streamed).
-    pub fn fetch_ahead(&self, limit: u64) -> Option<s3::Fetching> {
+    /// in S3 and listed at most `limit` bytes, into `buffer`; `None` for a local object (read
+    /// when it is scanned: the page cache is its read-ahead) and for a larger one (streamed).
+    pub fn fetch_ahead(&self, limit: u64, buffer: Vec<u8>) -> Option<s3::Fetching> {
         match &self.location {
             ObjectLocation::S3 { s3, bucket, key } if self.size <= limit => {
                 let (size, limit) = (self.size as usize, limit as usize);
-                Some(s3::fetch_whole(s3, bucket, key, size, limit))
+                Some(s3::fetch_whole(s3, bucket, key, size, limit, buffer))
             }
             _ => None,
         }

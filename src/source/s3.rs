@@ -246,16 +246,24 @@ impl Fetching {
 /// flight: the bytes leave the budget as they are copied out of the channel, so an object
 /// fetched ahead never holds budget that the objects being read need.
 ///
-/// `size` is the listed size (the buffer's first capacity). Memory: up to `limit` bytes per
-/// fetch; the caller bounds how many it starts.
-pub fn fetch_whole(s3: &S3Config, bucket: &str, key: &str, size: usize, limit: usize) -> Fetching {
+/// `size` is the listed size; the bytes go into `buffer` (cleared first), so that a caller
+/// can reuse its buffers: a fresh one costs a page fault per 4 KiB. Memory: up to `limit`
+/// bytes per fetch; the caller bounds how many it starts.
+pub fn fetch_whole(
+    s3: &S3Config,
+    bucket: &str,
+    key: &str,
+    size: usize,
+    limit: usize,
+    buffer: Vec<u8>,
+) -> Fetching {
     let fetch = S3Fetch {
         client: s3.client().sdk().clone(),
         bucket: bucket.to_owned(),
         key: key.to_owned(),
     };
     let (bytes_budget, gets) = limits().clone();
-    start_whole(fetch, bytes_budget, gets, size, limit)
+    start_whole(fetch, bytes_budget, gets, size, limit, buffer)
 }
 
 /// [`fetch_whole`] from any [`RangeFetch`] (tests: bodies that break), within `budget` and
@@ -266,6 +274,7 @@ fn start_whole<F: RangeFetch>(
     gets: Arc<Semaphore>,
     size: usize,
     limit: usize,
+    mut bytes: Vec<u8>,
 ) -> Fetching {
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let (first_tx, first_rx) = oneshot::channel();
@@ -274,7 +283,8 @@ fn start_whole<F: RangeFetch>(
     let rt = runtime();
     rt.spawn(pump(fetch, tx, first_tx, budget.clone(), gets));
     rt.spawn(async move {
-        let bytes = Vec::with_capacity(size.min(limit));
+        bytes.clear();
+        bytes.reserve(size.min(limit));
         let fetched = collect(name, rx, first_rx, budget, bytes, limit, &mut done_tx).await;
         let _ = done_tx.send(fetched);
     });
@@ -634,7 +644,8 @@ mod tests {
         let flaky = flaky(1000, 3);
         let budget = Arc::new(Semaphore::new(64));
         let gets = Arc::new(Semaphore::new(1));
-        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096).wait();
+        let fetched =
+            start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096, Vec::new()).wait();
         let Fetched::Body { bytes, rest, error } = fetched else {
             panic!("not opened")
         };
@@ -649,7 +660,8 @@ mod tests {
         let flaky = flaky(1000, 100);
         let budget = Arc::new(Semaphore::new(64));
         let gets = Arc::new(Semaphore::new(1));
-        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096).wait();
+        let fetched =
+            start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096, Vec::new()).wait();
         let Fetched::Body { bytes, rest, error } = fetched else {
             panic!("not opened")
         };
@@ -666,7 +678,7 @@ mod tests {
         let flaky = flaky(1000, 1);
         let budget = Arc::new(Semaphore::new(64));
         let gets = Arc::new(Semaphore::new(1));
-        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 100, 100).wait();
+        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 100, 100, Vec::new()).wait();
         let Fetched::Body {
             mut bytes,
             rest: Some(mut rest),
@@ -688,7 +700,14 @@ mod tests {
         let big = flaky(4 << 20, 0);
         let budget = Arc::new(Semaphore::new(64));
         let gets = Arc::new(Semaphore::new(1));
-        let fetching = start_whole(big, budget.clone(), gets.clone(), 4 << 20, 8 << 20);
+        let fetching = start_whole(
+            big,
+            budget.clone(),
+            gets.clone(),
+            4 << 20,
+            8 << 20,
+            Vec::new(),
+        );
         let start = std::time::Instant::now();
         while budget.available_permits() == 64 && start.elapsed() < Duration::from_secs(5) {
             std::thread::yield_now();
@@ -698,7 +717,7 @@ mod tests {
         wait_for_permits(&budget, 64);
         // The GET was given up too: another fetch gets it.
         let small = flaky(1000, 0);
-        let again = start_whole(small, budget.clone(), gets, 1000, 4096).wait();
+        let again = start_whole(small, budget.clone(), gets, 1000, 4096, Vec::new()).wait();
         assert!(matches!(again, Fetched::Body { ref bytes, .. } if bytes.len() == 1000));
         wait_for_permits(&budget, 64);
     }
