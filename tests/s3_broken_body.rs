@@ -97,14 +97,8 @@ fn start_proxy(upstream: u16, victim: String, cut_after: u64, cuts: u64) -> Cutt
     }
 }
 
-#[test]
-fn a_body_broken_mid_stream_is_resumed_and_every_line_counted_once() {
-    let m = moto::moto();
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/alb");
-    let bucket = m.bucket("broken");
-    m.upload_tree(&bucket, &fixtures, "");
-    let date = "2026-03-02";
-    // The biggest access log of the day's folder, cut after half its size.
+/// The name and size of the biggest access log of the fixtures' 2026-03-02 folder.
+fn biggest_access_log(fixtures: &Path) -> (String, u64) {
     let folder = fixtures.join("AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/03/02");
     let (victim, size) = std::fs::read_dir(&folder)
         .unwrap()
@@ -119,6 +113,18 @@ fn a_body_broken_mid_stream_is_resumed_and_every_line_counted_once() {
         .max_by_key(|(_, size)| *size)
         .unwrap();
     assert!(size > 4000, "{victim}: {size} bytes");
+    (victim, size)
+}
+
+#[test]
+fn a_body_broken_mid_stream_is_resumed_and_every_line_counted_once() {
+    let m = moto::moto();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/alb");
+    let bucket = m.bucket("broken");
+    m.upload_tree(&bucket, &fixtures, "");
+    let date = "2026-03-02";
+    // The biggest access log of the day, cut after half its size.
+    let (victim, size) = biggest_access_log(&fixtures);
     let proxy = start_proxy(m.port, victim.clone(), 600 + size / 2, 1);
 
     let tmp = tempfile::tempdir().unwrap();
@@ -193,20 +199,7 @@ fn a_body_that_breaks_for_good_fails_alike_fetched_whole_or_streamed() {
     let bucket = m.bucket("broken-for-good");
     m.upload_tree(&bucket, &fixtures, "");
     let date = "2026-03-02";
-    let folder = fixtures.join("AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/03/02");
-    let (victim, size) = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .filter(|e| e.file_name().to_string_lossy().contains("_app."))
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                e.metadata().unwrap().len(),
-            )
-        })
-        .max_by_key(|(_, size)| *size)
-        .unwrap();
-    assert!(size > 4000, "{victim}: {size} bytes");
+    let (victim, size) = biggest_access_log(&fixtures);
     let tmp = tempfile::tempdir().unwrap();
     let run = |name: &str, inflate: &str| {
         // Every GET of the victim gets about a tenth of its body through, then breaks.

@@ -639,13 +639,19 @@ mod tests {
         );
     }
 
+    /// `flaky` fetched whole up to `limit` bytes within a budget of 64 bytes and one GET.
+    fn fetch_with_budget(flaky: &Arc<Flaky>, limit: usize) -> (Fetched, Arc<Semaphore>) {
+        let budget = Arc::new(Semaphore::new(64));
+        let gets = Arc::new(Semaphore::new(1));
+        let size = flaky.data.len();
+        let fetching = start_whole(flaky.clone(), budget.clone(), gets, size, limit, Vec::new());
+        (fetching.wait(), budget)
+    }
+
     #[test]
     fn a_whole_fetch_resumes_a_broken_body_and_holds_every_byte_once() {
         let flaky = flaky(1000, 3);
-        let budget = Arc::new(Semaphore::new(64));
-        let gets = Arc::new(Semaphore::new(1));
-        let fetched =
-            start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096, Vec::new()).wait();
+        let (fetched, budget) = fetch_with_budget(&flaky, 4096);
         let Fetched::Body { bytes, rest, error } = fetched else {
             panic!("not opened")
         };
@@ -658,10 +664,7 @@ mod tests {
     #[test]
     fn a_whole_fetch_of_a_body_that_keeps_breaking_keeps_the_bytes_before_the_break() {
         let flaky = flaky(1000, 100);
-        let budget = Arc::new(Semaphore::new(64));
-        let gets = Arc::new(Semaphore::new(1));
-        let fetched =
-            start_whole(flaky.clone(), budget.clone(), gets, 1000, 4096, Vec::new()).wait();
+        let (fetched, budget) = fetch_with_budget(&flaky, 4096);
         let Fetched::Body { bytes, rest, error } = fetched else {
             panic!("not opened")
         };
@@ -676,9 +679,7 @@ mod tests {
     #[test]
     fn an_object_past_the_limit_is_handed_on_as_a_stream_of_the_rest() {
         let flaky = flaky(1000, 1);
-        let budget = Arc::new(Semaphore::new(64));
-        let gets = Arc::new(Semaphore::new(1));
-        let fetched = start_whole(flaky.clone(), budget.clone(), gets, 100, 100, Vec::new()).wait();
+        let (fetched, budget) = fetch_with_budget(&flaky, 100);
         let Fetched::Body {
             mut bytes,
             rest: Some(mut rest),
