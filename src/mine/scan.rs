@@ -949,7 +949,8 @@ impl<'p> Worker<'p> {
 ///
 /// Why: streamed from S3, each object waited for S3's first byte when its turn came, and was
 /// inflated by the streaming decoder, which costs more than the whole-object one.
-/// Memory: at most `depth` objects of at most [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes ahead.
+/// Memory: at most `depth` objects of at most [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes ahead, and
+/// as many spare buffers of that size.
 struct ReadAhead<'o> {
     order: &'o [&'o LogObject],
     depth: usize,
@@ -993,6 +994,9 @@ impl<'o> ReadAhead<'o> {
         let until = (at + 1 + self.depth).min(self.order.len());
         while state.started < until {
             let i = state.started;
+            // A spare buffer only exists once a fetched object was scanned; the queue is
+            // largest first, so every object from here on is small enough to be fetched and
+            // the buffer is not dropped unused.
             let buffer = state.spare.pop().unwrap_or_default();
             let fetch = self
                 .order

@@ -292,8 +292,8 @@ fn start_whole<F: RangeFetch>(
 }
 
 /// The collecting end of [`fetch_whole`]: copies the pumped chunks out of the channel (and
-/// out of the budget) into `bytes` until the body ends, breaks off for good, or passes `limit`. Stops early
-/// when the [`Fetching`] was dropped.
+/// out of the budget) into `bytes` until the body ends, breaks off for good, or passes
+/// `limit`. Stops early when the [`Fetching`] was dropped.
 async fn collect(
     name: String,
     rx: mpsc::Receiver<io::Result<Bytes>>,
