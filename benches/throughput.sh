@@ -5,6 +5,7 @@
 #
 #   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
 #                              [--big-mb N] [--s3] [--repeat N] [--window-days N]
+#                              [--object-mb N]
 #
 #   --mb      target uncompressed size of the corpus in MB (default 1024)
 #   --seed    generator seed (default 42)
@@ -16,6 +17,8 @@
 #             with small objects fetched whole (the default) and with every object streamed
 #   --repeat  rounds of libdeflate-gunzip, miner on 1 thread and on 2, back to back (default 5);
 #             the ratios are given per round and as the median over the rounds
+#   --object-mb  uncompressed size of each generated object in MB (default 16, the usual
+#             object of a moderately busy load balancer; 64 is one of a busy one's)
 #   --window-days  mine the day on top of a state that already holds the N-1 days before it, as
 #             a nightly run with an N-day retention window does (default 1: an empty state).
 #             The earlier days are generated with the same seed at 128 MB each (the window's
@@ -23,8 +26,8 @@
 #             timed run starts from a copy of that state
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
-# ~16 MB (uncompressed) objects from 4 or more ALB nodes, and its long tail of URLs is small
-# enough to be seen whole from 1 GB on: the distinct URLs stay the same as the volume grows, so
+# ~16 MB (uncompressed; --object-mb) objects from 4 or more ALB nodes, and its long tail of URLs
+# is small enough to be seen whole from 1 GB on: the distinct URLs stay the same as the volume grows, so
 # the RSS comparison measures what the scan holds, not the tally. Corpora are cached under
 # target/throughput/ by parameters.
 #
@@ -35,7 +38,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1
+mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1 object_mb=16
 while [ $# -gt 0 ]; do
   case $1 in
     --mb) mb=$2; shift 2 ;;
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --s3) s3=1; shift ;;
     --repeat) repeat=$2; shift 2 ;;
     --window-days) window_days=$2; shift 2 ;;
+    --object-mb) object_mb=$2; shift 2 ;;
     *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -57,7 +61,6 @@ synth_fields=()
 # Long-tail URLs draw from 3 x 10000 shapes: all of them show up from ~1 GB of logs on (at
 # 256 MB about 88% do), so compare RSS from --mb 1024 up.
 tail_values=10000
-object_mb=16
 
 # Bytes per generated line with these parameters, from a small sample.
 bytes_per_line() {
@@ -83,6 +86,7 @@ make_corpus() {
   [ "$per_node" -ge 2 ] || per_node=2
   lines=$(( size_mb * 1000000 / bpl / (nodes * per_node) ))
   dir=target/throughput/corpus-$size_mb-$seed-$day-$fields
+  [ "$object_mb" = 16 ] || dir=$dir-objects-$object_mb
   if [ ! -f "$dir.done" ]; then
     rm -rf "$dir"
     # The corpus takes about a sixth of its uncompressed size on disk: refuse rather than fill

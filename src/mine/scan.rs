@@ -43,14 +43,34 @@ use super::tally::{Slot, Tally, agent_rank};
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
 
-/// Local objects up to this size (compressed) are read and inflated whole.
-pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 4 << 20;
+/// Objects up to this size (compressed) are read (local) or fetched (S3) whole and inflated
+/// whole.
+///
+/// Why this size: a busy load balancer's node writes objects of tens of MB every five minutes
+/// (ALB logs compress 7-10 times), and streamed through flate2 an object costs ~10% more CPU
+/// than inflated whole, and 15% more on 2 threads (`benches/throughput.sh --object-mb 64`).
+pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 16 << 20;
 
 /// The most a whole-inflated object may expand to; beyond it the object is streamed instead
 /// (through the gzip-bomb guard, and through the 1 MiB scan buffer, so a huge line is never
-/// held). With the compressed limit, this bounds each thread's buffers (~20 MiB); it is below
-/// [`INFLATE_FREE_BYTES`], so the whole path never inflates past what any object may produce.
-pub const WHOLE_OBJECT_MAX_UNCOMPRESSED: usize = 16 << 20;
+/// held). With the compressed limit, this bounds each thread's buffers (144 MiB, reached only
+/// by objects that large; `GREENLIGHT_INFLATE=stream` streams every object through ~2 MiB).
+pub const WHOLE_OBJECT_MAX_UNCOMPRESSED: usize = 128 << 20;
+
+/// Any object may be inflated whole to this size; past it, only to [`WHOLE_OBJECT_MAX_RATIO`]
+/// times its compressed size ([`whole_limit`]).
+const WHOLE_OBJECT_FREE_BYTES: usize = 16 << 20;
+
+/// Real ALB logs inflate 7 to 10 times (unique times, addresses and trace ids on every line).
+/// An object that inflates much further is not held whole: it is streamed, which holds 1 MiB
+/// of it at a time (a line of megabytes of one repeated byte, a gzip bomb).
+const WHOLE_OBJECT_MAX_RATIO: usize = 20;
+
+// The whole path stays within what the gzip-bomb guard lets a streamed object produce.
+const _: () = assert!(
+    WHOLE_OBJECT_FREE_BYTES as u64 <= INFLATE_FREE_BYTES
+        && WHOLE_OBJECT_MAX_RATIO as u64 <= MAX_INFLATE_RATIO
+);
 
 /// Lines longer than this are not ALB lines (the user agent is cut at 8 KB and a request line
 /// is far shorter than this): they are skipped and counted, and memory stays flat.
@@ -547,7 +567,7 @@ impl<'p> Worker<'p> {
         let mut inflated = std::mem::take(&mut self.inflated);
         let whole = match &mut self.whole {
             Some(w) => w
-                .gunzip(&compressed, &mut inflated, WHOLE_OBJECT_MAX_UNCOMPRESSED)
+                .gunzip(&compressed, &mut inflated, whole_limit(compressed.len()))
                 .is_ok(),
             None => false,
         };
@@ -1144,6 +1164,15 @@ fn whole_inflate_enabled() -> bool {
     *ENABLED.get_or_init(|| std::env::var_os("GREENLIGHT_INFLATE").is_none_or(|v| v != "stream"))
 }
 
+/// The most an object of `compressed` bytes is inflated to whole (see
+/// [`WHOLE_OBJECT_FREE_BYTES`]); it is below what the gzip-bomb guard ([`InflateGuard`]) lets
+/// any object produce, so the whole path never inflates past it.
+fn whole_limit(compressed: usize) -> usize {
+    let by_ratio =
+        WHOLE_OBJECT_FREE_BYTES.saturating_add(compressed.saturating_mul(WHOLE_OBJECT_MAX_RATIO));
+    by_ratio.min(WHOLE_OBJECT_MAX_UNCOMPRESSED)
+}
+
 /// A gzip stream error in words a person can act on.
 fn describe_read_error(e: &std::io::Error) -> String {
     match e.kind() {
@@ -1155,5 +1184,26 @@ fn describe_read_error(e: &std::io::Error) -> String {
         }
         std::io::ErrorKind::FileTooLarge => e.to_string(),
         _ => format!("read error: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_inflated_whole_only_to_an_alb_like_ratio() {
+        // Any object, to the free allowance.
+        assert_eq!(whole_limit(0), 16 << 20);
+        // A busy node's object (10 MB compressed, ~7x): whole.
+        assert!(whole_limit(10_000_000) >= 70_000_000);
+        // One of ~50 KB holding a 48 MiB line of one byte: streamed (1 MiB at a time).
+        assert!(whole_limit(50_000) < 48 << 20);
+        // Never past the per-thread bound, nor past what the gzip-bomb guard allows.
+        assert_eq!(whole_limit(usize::MAX), WHOLE_OBJECT_MAX_UNCOMPRESSED);
+        for c in [0, 1 << 10, 1 << 20, 5 << 20, 16 << 20] {
+            let guard = INFLATE_FREE_BYTES + c as u64 * MAX_INFLATE_RATIO;
+            assert!(whole_limit(c) as u64 <= guard, "{c}");
+        }
     }
 }

@@ -16,7 +16,7 @@
 //! and concurrent GETs by [`MAX_CONCURRENT_GETS`]; a streamed object is never held whole, and
 //! each object has its own task and channel, so a slow object only occupies its own scan thread.
 //!
-//! **Whole fetches** ([`fetch_whole`]): small objects (the scan's limit is 4 MiB compressed) are
+//! **Whole fetches** ([`fetch_whole`]): objects up to the scan's limit (16 MiB compressed) are
 //! fetched by the same pump into a buffer of their own, started ahead of their turn; the scan
 //! bounds how many are ahead.
 //!
