@@ -372,6 +372,7 @@ fn config(mut args: Args) -> Result<MinerConfig, String> {
     };
     cfg.window_days = args.window_days;
     cfg.window_copy_bytes = (args.window_memory_mb as usize) << 20;
+    cfg.exit_after = true;
     cfg.seed = args.seed;
     let mut sample = SampleConfig::new(args.max_urls, 0);
     sample.time_budget = args.time_budget;
