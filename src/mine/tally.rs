@@ -497,36 +497,80 @@ impl std::fmt::Debug for Leftovers {
 /// the other core. After the 2-thread scan of 1 GiB (two tallies of ~29.5 k URLs that share
 /// nearly all of them), one walk takes 17-19 ms; building an index as well took 5 ms more, and
 /// freeing the leftovers 4-5 ms more.
-fn merge_sorted(
-    a: impl Iterator<Item = (Box<[u8]>, UrlStats)>,
-    b: impl Iterator<Item = (Box<[u8]>, UrlStats)>,
-    capacity: usize,
-) -> (List, List) {
+fn merge_sorted(mut a: Entries, mut b: Entries, capacity: usize) -> (List, List) {
     let mut merged = Vec::with_capacity(capacity);
     let mut leftovers = Vec::new();
-    let mut b = b.peekable();
-    for (key, mut stats) in a {
-        while let Some(theirs) = b.next_if(|(k, _)| *k < key) {
+    let mut next_b = b.next();
+    while let Some((key, mut stats)) = a.next() {
+        a.prefetch_ahead();
+        while let Some(theirs) = next_b.take_if(|(k, _)| *k < key) {
             merged.push(theirs);
+            next_b = b.next();
+            b.prefetch_ahead();
         }
-        if let Some((k, mut theirs)) = b.next_if(|(k, _)| *k == key) {
+        if let Some((k, mut theirs)) = next_b.take_if(|(k, _)| *k == key) {
             stats.merge_from(&mut theirs);
             leftovers.push((k, theirs));
+            next_b = b.next();
+            b.prefetch_ahead();
         }
         merged.push((key, stats));
     }
+    merged.extend(next_b);
     merged.extend(b);
     (merged, leftovers)
 }
 
-/// The entries of [`Tally::take_sorted`]'s URLs, in their order.
-fn entries(urls: Result<Map, List>) -> impl Iterator<Item = (Box<[u8]>, UrlStats)> {
-    let (indexed, merged) = match urls {
-        Ok(map) => (Some(map), None),
-        Err(list) => (None, Some(list)),
-    };
-    let indexed = indexed.into_iter().flatten();
-    indexed.chain(merged.into_iter().flatten())
+/// A sorted tally's entries, taken out in order ([`Tally::take_sorted`]), with a look at the
+/// ones a few places on.
+enum Entries {
+    Indexed(indexmap::map::IntoIter<Box<[u8]>, UrlStats>),
+    Listed(std::vec::IntoIter<(Box<[u8]>, UrlStats)>),
+}
+
+/// How many entries ahead of the walk [`merge_sorted`] starts loading one's key and counts.
+const MERGE_AHEAD: usize = 8;
+
+impl Entries {
+    fn of(urls: Result<Map, List>) -> Self {
+        match urls {
+            Ok(map) => Entries::Indexed(map.into_iter()),
+            Err(list) => Entries::Listed(list.into_iter()),
+        }
+    }
+
+    /// Starts loading the key and the count blocks of the entry [`MERGE_AHEAD`] places on.
+    ///
+    /// Why: the entries are in key order, but their keys and count blocks are where the scan
+    /// allocated them, in the order it met the URLs; each step of the walk waited for them.
+    #[inline]
+    fn prefetch_ahead(&self) {
+        let ahead = match self {
+            Entries::Indexed(it) => it.as_slice().get_index(MERGE_AHEAD),
+            Entries::Listed(it) => it.as_slice().get(MERGE_AHEAD).map(|(k, v)| (k, v)),
+        };
+        if let Some((key, stats)) = ahead {
+            if let Some(first) = key.first() {
+                prefetch(first);
+            }
+            for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
+                if let Some(first) = counts.first() {
+                    prefetch(first);
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for Entries {
+    type Item = (Box<[u8]>, UrlStats);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Entries::Indexed(it) => it.next(),
+            Entries::Listed(it) => it.next(),
+        }
+    }
 }
 
 /// Below this many URLs in the smaller tally, sorted tallies are merged on one thread.
@@ -542,7 +586,7 @@ const PARALLEL_MERGE: usize = 4096;
 fn merge_sorted_maps(mut a: Map, mut b: Map) -> (List, List) {
     let capacity = a.len() + b.len();
     if a.len().min(b.len()) < PARALLEL_MERGE || rayon::current_num_threads() < 2 {
-        return merge_sorted(a.into_iter(), b.into_iter(), capacity);
+        return merge_sorted(Entries::of(Ok(a)), Entries::of(Ok(b)), capacity);
     }
     // Split both at `a`'s middle key: the halves hold disjoint key ranges.
     let at_a = a.len() / 2;
@@ -552,8 +596,8 @@ fn merge_sorted_maps(mut a: Map, mut b: Map) -> (List, List) {
     };
     let (a_high, b_high) = (a.split_off(at_a), b.split_off(at_b));
     let (low, high) = rayon::join(
-        || merge_sorted(a.into_iter(), b.into_iter(), capacity),
-        || merge_sorted(a_high.into_iter(), b_high.into_iter(), 0),
+        || merge_sorted(Entries::of(Ok(a)), Entries::of(Ok(b)), capacity),
+        || merge_sorted(Entries::of(Ok(a_high)), Entries::of(Ok(b_high)), 0),
     );
     let ((mut merged, mut leftovers), (high, high_leftovers)) = (low, high);
     merged.extend(high);
@@ -695,14 +739,14 @@ impl Tally {
                 (Ok(a), Ok(b)) => merge_sorted_maps(a, b),
                 (a, b) => {
                     let capacity = self.len() + other.len();
-                    merge_sorted(entries(a), entries(b), capacity)
+                    merge_sorted(Entries::of(a), Entries::of(b), capacity)
                 }
             };
             self.merged = merged;
             self.leftovers.0.extend(leftovers);
         } else {
             let urls = self.indexed();
-            for (key, stats) in entries(other.take_sorted()) {
+            for (key, stats) in Entries::of(other.take_sorted()) {
                 match urls.get_mut(&key) {
                     Some(mine) => mine.merge(&stats),
                     None => {
