@@ -43,7 +43,7 @@ use flate2::Compression;
 use flate2::bufread::GzDecoder;
 use flate2::write::GzEncoder;
 
-use crate::mine::tally::{MAX_AGENT, SampledAgent, Tally, UrlStats, usable_agent};
+use crate::mine::tally::{InKeyOrder, MAX_AGENT, SampledAgent, Tally, UrlStats, usable_agent};
 use crate::s3::{S3Config, S3Url};
 
 /// Where the day files live: a local folder, or a prefix in S3 (read and written with the
@@ -372,7 +372,7 @@ fn day_file_rank(rank: u64) -> u64 {
 /// Encodes one day's tally as a day file (see the module docs).
 pub fn encode_day(day: NaiveDate, tally: &Tally) -> io::Result<Vec<u8>> {
     let mut w = TallyWriter::day(day);
-    for (key, s) in tally.sorted() {
+    for (key, s) in tally.in_key_order() {
         w.push(key, s)?;
     }
     w.finish()
@@ -387,7 +387,7 @@ pub fn encode_partial(
     tally: &Tally,
 ) -> io::Result<Vec<u8>> {
     let mut w = TallyWriter::partial(day, index, shards, figures)?;
-    for (key, s) in tally.sorted() {
+    for (key, s) in tally.in_key_order() {
         w.push(key, s)?;
     }
     w.finish()
@@ -1020,7 +1020,7 @@ enum DaySource<'t> {
     /// A tally in memory, in key order.
     Memory {
         day: NaiveDate,
-        urls: std::vec::IntoIter<(&'t [u8], &'t UrlStats)>,
+        urls: InKeyOrder<'t>,
     },
 }
 
@@ -1171,7 +1171,7 @@ impl<'t> Window<'t> {
         {
             return Ok(DaySource::Memory {
                 day,
-                urls: tally.sorted().into_iter(),
+                urls: tally.in_key_order(),
             });
         }
         let open = || -> Result<DayReader, DayError> {

@@ -528,8 +528,52 @@ enum Entries {
     Listed(std::vec::IntoIter<(Box<[u8]>, UrlStats)>),
 }
 
-/// How many entries ahead of the walk [`merge_sorted`] starts loading one's key and counts.
+/// How many entries ahead of a walk in key order ([`merge_sorted`], [`InKeyOrder`]) the key
+/// and the blocks of one start loading.
 const MERGE_AHEAD: usize = 8;
+
+/// Starts loading the blocks of a URL's entry that live apart from it: the first bytes of its
+/// key and its agent, and its count blocks.
+#[inline]
+fn prefetch_url(key: &[u8], stats: &UrlStats) {
+    if let Some(first) = key.first() {
+        prefetch(first);
+    }
+    if let Some(first) = stats.agent.as_ref().and_then(|a| a.agent.first()) {
+        prefetch(first);
+    }
+    for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
+        if let Some(first) = counts.first() {
+            prefetch(first);
+        }
+    }
+}
+
+/// A tally's URLs in key order ([`Tally::in_key_order`]), each with the blocks of the URL a
+/// few places on loading ([`prefetch_url`]).
+///
+/// Why: the entries are in key order, but their keys and blocks lie where the scan allocated
+/// them, in the order it met the URLs, so a walk in key order waited for each; the day file's
+/// encoding and the window's reads of the day in memory are such walks.
+pub struct InKeyOrder<'t> {
+    urls: std::vec::IntoIter<(&'t [u8], &'t UrlStats)>,
+}
+
+impl<'t> Iterator for InKeyOrder<'t> {
+    type Item = (&'t [u8], &'t UrlStats);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(&(key, stats)) = self.urls.as_slice().get(MERGE_AHEAD) {
+            prefetch_url(key, stats);
+        }
+        self.urls.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.urls.size_hint()
+    }
+}
 
 impl Entries {
     fn of(urls: Result<Map, List>) -> Self {
@@ -550,14 +594,7 @@ impl Entries {
             Entries::Listed(it) => it.as_slice().get(MERGE_AHEAD).map(|(k, v)| (k, v)),
         };
         if let Some((key, stats)) = ahead {
-            if let Some(first) = key.first() {
-                prefetch(first);
-            }
-            for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
-                if let Some(first) = counts.first() {
-                    prefetch(first);
-                }
-            }
+            prefetch_url(key, stats);
         }
     }
 }
@@ -800,6 +837,13 @@ impl Tally {
             v.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
         v
+    }
+
+    /// [`Tally::sorted`], for a walk: see [`InKeyOrder`].
+    pub fn in_key_order(&self) -> InKeyOrder<'_> {
+        InKeyOrder {
+            urls: self.sorted().into_iter(),
+        }
     }
 
     /// Every URL as `(host, request-target, stats)`, in no particular order.
