@@ -27,6 +27,17 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && /out/greenlight-miner --help > /dev/null \
     && /out/greenlight-tester --help > /dev/null
 
+# ISA-L's libisal.so.2 (Debian's libisal2), which the miner loads at run time to inflate the
+# logs (6-7% less CPU than without it; see the README, "Throughput of the miner"): copied into
+# the runtime image's library folder for this architecture.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libisal2 \
+    && rm -rf /var/lib/apt/lists/* \
+    && arch="$(gcc -print-multiarch)" \
+    && mkdir -p "/out/lib/$arch" \
+    && cp -L "/usr/lib/$arch/libisal.so.2" "/out/lib/$arch/"
+
 # ---- lambda-bootstrap: the tester named `bootstrap` (custom runtime provided.al2023) -------
 FROM scratch AS lambda-bootstrap
 COPY --from=build /out/greenlight-tester /bootstrap
@@ -34,6 +45,7 @@ COPY --from=build /out/greenlight-tester /bootstrap
 # ---- runtime: glibc + CA certificates, no shell, non-root (distroless `nonroot`, 65532) ---
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /out/greenlight-miner /out/greenlight-tester /usr/local/bin/
+COPY --from=build /out/lib/ /usr/lib/
 # Defaults for a scheduled ECS task: one JSON object per log line on stderr (CloudWatch Logs
 # via the awslogs driver), no progress lines, credentials from the task role (never the EC2
 # instance metadata service). Everything else comes from GREENLIGHT_* variables set by the

@@ -226,6 +226,9 @@ pub struct RunReport {
     pub elapsed_seconds: f64,
     pub uncompressed_mb_per_second: f64,
     pub lines_per_second: f64,
+    /// What inflated the objects: `isa-l` (where `libisal.so.2` is installed), `libdeflate`,
+    /// or `flate2` (`GREENLIGHT_INFLATE=stream`); see [`crate::mine::scan::Inflate`].
+    pub inflate: &'static str,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -382,6 +385,7 @@ impl RunReport {
             elapsed_seconds: 0.0,
             uncompressed_mb_per_second: 0.0,
             lines_per_second: 0.0,
+            inflate: crate::mine::scan::Inflate::in_use().name(),
         }
     }
 
@@ -658,8 +662,11 @@ impl RunReport {
         }
         let _ = writeln!(
             s,
-            "  speed: {:.2} s, {:.1} MB/s uncompressed, {:.0} lines/s",
-            self.elapsed_seconds, self.uncompressed_mb_per_second, self.lines_per_second
+            "  speed: {:.2} s, {:.1} MB/s uncompressed, {:.0} lines/s (inflate: {})",
+            self.elapsed_seconds,
+            self.uncompressed_mb_per_second,
+            self.lines_per_second,
+            self.inflate
         );
         match (&self.error, &self.list) {
             (Some(e), _) => {

@@ -33,7 +33,9 @@ use crate::source::s3::{Fetched, Fetching};
 use crate::source::{LogObject, ObjectLocation};
 
 mod inflate;
+mod isal;
 use inflate::WholeInflater;
+use isal::IsalInflater;
 
 use super::filter::{Policy, Reject, Scratch};
 use super::memo::{UrlHash, UrlMemo};
@@ -227,6 +229,8 @@ struct Worker<'p> {
     memo: UrlMemo,
     /// For whole objects: the libdeflate state, the compressed bytes and the inflated bytes.
     whole: Option<WholeInflater>,
+    /// ISA-L's streaming inflate, when `libisal.so.2` is installed ([`Inflate::Isal`]).
+    isal: Option<IsalInflater>,
     compressed: Vec<u8>,
     inflated: Vec<u8>,
     /// Whether streamed objects are inflated on a thread of their own (see
@@ -466,6 +470,10 @@ impl<'p> Worker<'p> {
             } else {
                 None
             },
+            isal: match Inflate::in_use() {
+                Inflate::Isal => IsalInflater::new(),
+                Inflate::Whole | Inflate::Stream => None,
+            },
             compressed: Vec::new(),
             inflated: Vec::new(),
             pipeline: false,
@@ -564,6 +572,16 @@ impl<'p> Worker<'p> {
         key: &str,
         lines: &mut u64,
     ) -> Result<(), String> {
+        // ISA-L streams every object but the queue's last one, which is inflated whole to be
+        // shared out (see `scan_shared`).
+        let shares = self.last_object && self.tail.is_some();
+        if !shares && let Some(mut isal) = self.isal.take() {
+            self.stats.compressed_bytes += compressed.len() as u64;
+            let result = self.scan_isal(&mut isal, &compressed, key, lines);
+            self.isal = Some(isal);
+            self.compressed = compressed;
+            return result;
+        }
         let mut inflated = std::mem::take(&mut self.inflated);
         let whole = match &mut self.whole {
             Some(w) => w
@@ -587,6 +605,25 @@ impl<'p> Worker<'p> {
         self.inflated = inflated;
         self.compressed = compressed;
         result
+    }
+
+    /// Scans an object's stored bytes inflated by ISA-L a chunk at a time ([`isal`]), through
+    /// the gzip-bomb guard, as a streamed object is scanned: a damaged one keeps its lines
+    /// before the damage and fails with the same words.
+    fn scan_isal(
+        &mut self,
+        isal: &mut IsalInflater,
+        compressed: &[u8],
+        key: &str,
+        lines: &mut u64,
+    ) -> Result<(), String> {
+        let consumed = std::cell::Cell::new(0);
+        let guarded = InflateGuard {
+            inner: isal.reader(compressed, &consumed),
+            compressed: &consumed,
+            inflated: 0,
+        };
+        self.scan_stream(guarded, key, lines)
     }
 
     /// Processes every line of an object's whole inflated bytes, exactly as
@@ -1157,11 +1194,46 @@ struct HitFigures<'d> {
     agent: Escaped<'d>,
 }
 
-/// Whether small objects are inflated whole (the default). `GREENLIGHT_INFLATE=stream` streams
-/// every object instead: a benchmark knob (benches/throughput.sh compares both in one command).
+/// How the scan inflates the objects it reads whole (those of at most
+/// [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes; larger ones are always streamed through flate2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inflate {
+    /// ISA-L, a chunk at a time ([`isal`]): the default where `libisal.so.2` is installed.
+    Isal,
+    /// libdeflate, whole ([`inflate`]): the default elsewhere, and `GREENLIGHT_INFLATE=whole`.
+    Whole,
+    /// flate2 (zlib-rs), streamed: `GREENLIGHT_INFLATE=stream`.
+    Stream,
+}
+
+impl Inflate {
+    /// The inflate of this process: `GREENLIGHT_INFLATE` (`whole`, `stream`) when set, a
+    /// benchmark and test knob (benches/throughput.sh compares them in one command); otherwise
+    /// ISA-L when it loads, libdeflate when not. The queue's last object is inflated whole
+    /// whatever it is (to be shared out), unless streaming.
+    pub fn in_use() -> Inflate {
+        static IN_USE: std::sync::OnceLock<Inflate> = std::sync::OnceLock::new();
+        *IN_USE.get_or_init(|| match std::env::var("GREENLIGHT_INFLATE").as_deref() {
+            Ok("stream") => Inflate::Stream,
+            Ok("whole") => Inflate::Whole,
+            _ if isal::available() => Inflate::Isal,
+            _ => Inflate::Whole,
+        })
+    }
+
+    /// Its name in the run report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Inflate::Isal => "isa-l",
+            Inflate::Whole => "libdeflate",
+            Inflate::Stream => "flate2",
+        }
+    }
+}
+
+/// Whether small objects are read whole (ISA-L and libdeflate), not streamed.
 fn whole_inflate_enabled() -> bool {
-    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var_os("GREENLIGHT_INFLATE").is_none_or(|v| v != "stream"))
+    Inflate::in_use() != Inflate::Stream
 }
 
 /// The most an object of `compressed` bytes is inflated to whole (see
