@@ -208,14 +208,8 @@ fn corrupt(status: std::os::raw::c_int) -> std::io::Error {
 
 #[cfg(test)]
 mod tests {
+    use super::super::inflate::tests::gzip;
     use super::*;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
 
     fn inflate(inf: &mut IsalInflater, gz: &[u8]) -> (Vec<u8>, std::io::Result<()>) {
         let consumed = Cell::new(0);
