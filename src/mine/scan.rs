@@ -3,12 +3,14 @@
 //! Objects are scanned in parallel with rayon, each on one thread, but for the queue's last
 //! one: its lines are shared out in pieces with the threads that have run out of objects
 //! ([`Worker::scan_shared`]), so that the threads end together. An object of at most
-//! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole and inflated whole with libdeflate
-//! ([`inflate`]) into a buffer the thread reuses (the cheapest inflate there is): a local one
-//! when its turn comes, an S3 one fetched in the background a few objects ahead of it
-//! ([`ReadAhead`]), so that downloads overlap the scan. Larger objects and damaged ones are
-//! inflated as a stream (`MultiGzDecoder`: ALB objects may hold several gzip members) through a
-//! fixed-size buffer. So memory is bounded by the number of
+//! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole: a local one when its turn comes, an S3
+//! one fetched in the background a few objects ahead of it ([`ReadAhead`]), so that downloads
+//! overlap the scan. It is then inflated by ISA-L a chunk at a time ([`isal`], where
+//! `libisal.so.2` is installed: the cheapest inflate there is, the lines read from the cache),
+//! or whole by libdeflate ([`inflate`]) into a buffer the thread reuses (elsewhere, and the
+//! queue's last object, to share it out); see [`Inflate`]. Larger objects are inflated as a
+//! stream (`MultiGzDecoder`: ALB objects may hold several gzip members) through a fixed-size
+//! buffer, and so are damaged ones libdeflate refuses. So memory is bounded by the number of
 //! threads, the size limit and the number of distinct URLs, never by the size of the input.
 //! Lines are parsed in place (no copy per line). Every thread keeps its own [`Tally`] and
 //! [`ScanStats`]; they are merged once at the end.
@@ -45,12 +47,13 @@ use super::tally::{Slot, Tally, agent_rank};
 /// Size of the buffer each object is inflated into; lines are cut from it in place.
 const CHUNK: usize = 1 << 20;
 
-/// Objects up to this size (compressed) are read (local) or fetched (S3) whole and inflated
-/// whole.
+/// Objects up to this size (compressed) are read (local) or fetched (S3) whole, then inflated
+/// by ISA-L or libdeflate ([`Inflate`]).
 ///
 /// Why this size: a busy load balancer's node writes objects of tens of MB every five minutes
-/// (ALB logs compress 7-10 times), and streamed through flate2 an object costs ~10% more CPU
-/// than inflated whole, and 15% more on 2 threads (`benches/throughput.sh --object-mb 64`).
+/// (ALB logs compress 7-10 times), which were streamed through flate2. On a 1 GiB day of 64 MB
+/// objects (`benches/throughput.sh --object-mb 64`), inflating them whole with libdeflate
+/// instead took the 1-thread CPU from 1.22 to 1.16 s and the 2-thread wall from 0.70 to 0.66 s.
 pub const WHOLE_OBJECT_MAX_COMPRESSED: u64 = 16 << 20;
 
 /// The most a whole-inflated object may expand to; beyond it the object is streamed instead
