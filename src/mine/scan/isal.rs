@@ -6,14 +6,15 @@
 //! Why: ISA-L inflates as fast as libdeflate (within 4% on the benchmark day), but it streams.
 //! The whole-object inflate writes an object's 16 MB before the scan reads them, so the scan
 //! read them back from memory; inflated [`READ_MAX`] at a time, they are read while still in
-//! the core's cache. On the 1 GiB benchmark day that took 6-7% off the miner's CPU time, and on
-//! 64 MB objects it also took the per-thread buffer from the object's size to the chunk's.
+//! the core's cache. On the 1 GiB benchmark day that took 5-7% off the miner's CPU time (against
+//! the same build with `GREENLIGHT_INFLATE=whole`, alternating runs), and on 64 MB objects it
+//! also took the per-thread buffer from the object's size to the chunk's.
 //!
 //! Why loaded at run time and not linked: a build then needs no C library or assembler, and a
 //! machine without `libisal.so.2` still runs the miner (with libdeflate, the whole-object
-//! inflate). The types come from `isal-sys`' bindings (of ISA-L 2.31, whose `inflate_state`
-//! is the one of 2.30 and of every `libisal.so.2`: the structure is part of the library's ABI,
-//! which the `.so.2` names); no symbol of it is linked.
+//! inflate). The types come from `isal-sys`' bindings, of ISA-L's commit 496255c, whose
+//! `igzip_lib.h` differs from Debian's 2.30 only in formatting: `inflate_state` is part of the
+//! library's ABI, which the `.so.2` names. No symbol of `isal-sys` is linked.
 //!
 //! Errors read as flate2's do ([`std::io::ErrorKind::InvalidData`] for corrupt data,
 //! [`std::io::ErrorKind::UnexpectedEof`] for a cut stream), so a damaged object fails alike
@@ -25,7 +26,8 @@ use std::io::Read;
 use isal_sys::igzip_lib as ffi;
 
 /// The most bytes one read inflates: what the scan then reads from the core's cache (the
-/// cores here have 1 MiB of L2; 128 KiB and 256 KiB measured alike, 1 MiB 3% slower).
+/// cores here have 1 MiB of L2; 128 KiB and 256 KiB measured alike, and 1 MiB reads about 3%
+/// slower in another run).
 pub const READ_MAX: usize = 256 * 1024;
 
 type InitFn = unsafe extern "C" fn(*mut ffi::inflate_state);
