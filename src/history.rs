@@ -1267,7 +1267,7 @@ mod tests {
                 };
                 u.stats.hits = i;
                 // Spilled counts and an agent count too.
-                for code in 200..200 + (i as u16 % 5) {
+                for code in 200..200 + (i as u16 % 6) {
                     u.stats.statuses.add(code, 1);
                 }
                 u.stats.agent = (i % 2 == 0).then(|| crate::mine::tally::SampledAgent {
@@ -1278,7 +1278,7 @@ mod tests {
             })
             .collect();
         let total: usize = records.iter().map(UrlHistory::footprint).sum();
-        assert!(records[4].footprint() > records[0].footprint() + 16);
+        assert!(records[5].footprint() > records[1].footprint() + 16);
 
         let mut fits = WindowCopy::new(total);
         records.iter().for_each(|u| fits.keep(u));

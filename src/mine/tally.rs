@@ -226,28 +226,170 @@ impl CountKey for u8 {
 }
 
 /// Counts per small key (a status code, a latency bucket), sorted by key, each pair packed in
-/// one `u64` (key in the top 16 bits, count in the low 48) and grown one entry at a time.
+/// one `u32` (key in the top 12 bits, count in the low 20) while every count fits, else in one
+/// `u64` (key in the top 16 bits, count in the low 48), and grown one entry at a time.
 ///
 /// Why: every URL carries two of these in every thread's tally, and they are the only part of
 /// a URL's entry that grows with the volume of logs (more hits fill more latency buckets and
 /// meet rarer statuses). As `Vec<(u8, u64)>` with doubling growth they were 16 bytes an entry
 /// plus up to half again of slack, and peak RSS for 10 GiB of logs was 1.19 times that for
-/// 1 GiB with the same URLs; packed and exact, an entry is 8 bytes. A count saturates at
-/// 2^48 - 1 (281 trillion hits of one URL with one status).
+/// 1 GiB with the same URLs; packed in a `u64` and exact, 1.08. Once the scan's own buffers
+/// shrank (ISA-L, a chunk at a time), that growth was 1.10 of the smaller peak: a `u32` an
+/// entry halves it. A count past 2^20 - 1 (a million hits of one URL in one bucket) widens the
+/// whole set to `u64`s; a wide count saturates at 2^48 - 1.
 ///
-/// The first [`INLINE_COUNTS`] entries live inside the struct (a `SmallVec` with its `union`
-/// layout is 24 bytes, as a `Vec` is): most URLs meet one or two statuses, and the scan then
-/// counts a hit without following a pointer to a heap block that is rarely in cache.
-#[derive(PartialEq, Eq)]
+/// The first entries live inside the struct (4 narrow or [`INLINE_COUNTS`] wide: a `SmallVec`
+/// with its `union` layout is 24 bytes, as a `Vec` is, and the width takes 8 more): most URLs
+/// meet one or two statuses, and the scan then counts a hit without following a pointer to a
+/// heap block that is rarely in cache.
 pub struct Counts<K> {
-    packed: SmallVec<[u64; INLINE_COUNTS]>,
+    packed: Packed,
     key: std::marker::PhantomData<K>,
+}
+
+/// The entries of a [`Counts`], narrow while they fit.
+#[derive(Clone)]
+enum Packed {
+    Narrow(SmallVec<[u32; 4]>),
+    Wide(SmallVec<[u64; INLINE_COUNTS]>),
+}
+
+/// One packed `(key, count)` entry of a [`Counts`].
+trait Entry: Copy {
+    /// The largest count (and key) an entry holds.
+    const MAX_COUNT: u64;
+    const MAX_KEY: u64;
+    fn key(self) -> u64;
+    fn count(self) -> u64;
+    fn of(key: u64, count: u64) -> Self;
+}
+
+impl Entry for u32 {
+    const MAX_COUNT: u64 = (1 << 20) - 1;
+    const MAX_KEY: u64 = (1 << 12) - 1;
+    fn key(self) -> u64 {
+        u64::from(self >> 20)
+    }
+    fn count(self) -> u64 {
+        u64::from(self) & Self::MAX_COUNT
+    }
+    fn of(key: u64, count: u64) -> Self {
+        (key << 20 | count) as u32
+    }
+}
+
+impl Entry for u64 {
+    const MAX_COUNT: u64 = COUNT_MASK;
+    const MAX_KEY: u64 = u16::MAX as u64;
+    fn key(self) -> u64 {
+        self >> COUNT_BITS
+    }
+    fn count(self) -> u64 {
+        self & COUNT_MASK
+    }
+    fn of(key: u64, count: u64) -> Self {
+        key << COUNT_BITS | count
+    }
+}
+
+/// Adds `n` to `key`'s count in `v`; `false` (nothing changed) when the result does not fit
+/// an entry of `v`'s width and the width is narrow (wide counts saturate).
+fn add_to<A: smallvec::Array>(v: &mut SmallVec<A>, key: u64, n: u64) -> bool
+where
+    A::Item: Entry,
+{
+    let wide = A::Item::MAX_COUNT == COUNT_MASK;
+    match v.binary_search_by_key(&key, |e| e.key()) {
+        Ok(i) => {
+            let sum = v[i].count().saturating_add(n);
+            if sum > A::Item::MAX_COUNT && !wide {
+                return false;
+            }
+            v[i] = A::Item::of(key, sum.min(A::Item::MAX_COUNT));
+        }
+        Err(i) => {
+            if !wide && (key > A::Item::MAX_KEY || n > A::Item::MAX_COUNT) {
+                return false;
+            }
+            if v.len() == v.capacity() {
+                v.reserve_exact(1);
+            }
+            v.insert(i, A::Item::of(key, n.min(A::Item::MAX_COUNT)));
+        }
+    }
+    true
+}
+
+/// Adds every count of `other` into `v` (both sorted by key), in place from the back, into
+/// `v`'s block grown to exactly the union's size; `false` (nothing changed) when a sum does not
+/// fit a narrow entry. `other`'s keys fit `v`'s width (the caller widens first).
+///
+/// Why not [`add_to`] in a loop: merging tallies (the scan threads', the window's days) meets
+/// the same URL's counts again and again, and adding searches for each key and grows the heap
+/// block one entry at a time; that was most of the cost of merging two tallies. (Into a fresh
+/// block, the window's merge, which reuses its record from URL to URL, allocated on almost
+/// every URL.)
+fn merge_into<A: smallvec::Array, B: Entry>(v: &mut SmallVec<A>, other: &[B]) -> bool
+where
+    A::Item: Entry,
+{
+    let wide = A::Item::MAX_COUNT == COUNT_MASK;
+    let sum = |a: A::Item, b: B| a.count().saturating_add(b.count()).min(A::Item::MAX_COUNT);
+    let (mut i, mut j, mut union) = (0, 0, 0);
+    while let (Some(&a), Some(&b)) = (v.get(i), other.get(j)) {
+        if a.key() == b.key() && !wide && a.count() + b.count() > A::Item::MAX_COUNT {
+            return false;
+        }
+        i += usize::from(a.key() <= b.key());
+        j += usize::from(b.key() <= a.key());
+        union += 1;
+    }
+    union += (v.len() - i) + (other.len() - j);
+    let old = v.len();
+    if union == old {
+        // Every key of `other` is here already (the common case: the same buckets, or the
+        // window's record, which gathers the buckets of many days): add in place.
+        let mut i = 0;
+        for &b in other {
+            while v.get(i).is_some_and(|a| a.key() < b.key()) {
+                i += 1;
+            }
+            if let Some(a) = v.get_mut(i) {
+                *a = A::Item::of(a.key(), sum(*a, b));
+            }
+        }
+        return true;
+    }
+    if union > v.capacity() {
+        v.reserve_exact(union - old);
+    }
+    v.resize(union, A::Item::of(0, 0));
+    let p = &mut v[..];
+    // Invariant: k = i + j - (keys still to come in both), so k >= i: a slot is written only
+    // once what it held was moved on.
+    let (mut i, mut j, mut k) = (old, other.len(), union);
+    while j > 0 {
+        let b = other[j - 1];
+        k -= 1;
+        if i > 0 && p[i - 1].key() > b.key() {
+            p[k] = p[i - 1];
+            i -= 1;
+        } else if i > 0 && p[i - 1].key() == b.key() {
+            p[k] = A::Item::of(b.key(), sum(p[i - 1], b));
+            i -= 1;
+            j -= 1;
+        } else {
+            p[k] = A::Item::of(b.key(), b.count().min(A::Item::MAX_COUNT));
+            j -= 1;
+        }
+    }
+    true
 }
 
 impl<K> Default for Counts<K> {
     fn default() -> Self {
         Counts {
-            packed: SmallVec::new(),
+            packed: Packed::Narrow(SmallVec::new()),
             key: std::marker::PhantomData,
         }
     }
@@ -263,11 +405,15 @@ impl<K> Clone for Counts<K> {
 
     /// Reuses the allocation (the window's streaming merge copies records into reused ones).
     fn clone_from(&mut self, source: &Self) {
-        self.packed.clone_from(&source.packed);
+        match (&mut self.packed, &source.packed) {
+            (Packed::Narrow(a), Packed::Narrow(b)) => a.clone_from(b),
+            (Packed::Wide(a), Packed::Wide(b)) => a.clone_from(b),
+            (a, b) => *a = b.clone(),
+        }
     }
 }
 
-/// Entries a [`Counts`] holds without a heap block.
+/// Wide entries a [`Counts`] holds without a heap block (narrow ones: twice as many).
 pub const INLINE_COUNTS: usize = 2;
 
 const COUNT_BITS: u32 = 48;
@@ -276,116 +422,104 @@ const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 impl<K: CountKey> Counts<K> {
     /// Adds `n` to `key`'s count (inserting it in order when new).
     pub fn add(&mut self, key: K, n: u64) {
-        let bits = u64::from(key.to_bits());
-        match self
-            .packed
-            .binary_search_by_key(&bits, |&p| p >> COUNT_BITS)
+        let key = u64::from(key.to_bits());
+        if let Packed::Narrow(v) = &mut self.packed
+            && add_to(v, key, n)
         {
-            Ok(i) => {
-                let count = (self.packed[i] & COUNT_MASK)
-                    .saturating_add(n)
-                    .min(COUNT_MASK);
-                self.packed[i] = bits << COUNT_BITS | count;
-            }
-            Err(i) => {
-                if self.packed.len() == self.packed.capacity() {
-                    self.packed.reserve_exact(1);
+            return;
+        }
+        add_to(self.wide(), key, n);
+    }
+
+    /// Adds every count of `other` (as [`Counts::add`] of each, in one pass over both: see
+    /// [`merge_into`]).
+    pub fn merge(&mut self, other: &Self) {
+        match (&mut self.packed, &other.packed) {
+            (Packed::Narrow(a), Packed::Narrow(b)) => {
+                if !merge_into(a, b) {
+                    merge_into(self.wide(), b);
                 }
-                self.packed
-                    .insert(i, bits << COUNT_BITS | n.min(COUNT_MASK));
+            }
+            (Packed::Wide(a), Packed::Narrow(b)) => {
+                merge_into(a, b);
+            }
+            (_, Packed::Wide(b)) => {
+                merge_into(self.wide(), b);
             }
         }
     }
 
-    /// Adds every count of `other` (as [`Counts::add`] of each, in one pass over both).
-    ///
-    /// Why not `add` in a loop: merging tallies (the scan threads', the window's days) meets
-    /// the same URL's counts again and again, and `add` searches for each key and grows the
-    /// heap block one entry at a time; that was most of the cost of merging two tallies.
-    pub fn merge(&mut self, other: &Self) {
-        let key = |p: &u64| p >> COUNT_BITS;
-        let sum = |a: u64, b: u64| {
-            (a & COUNT_MASK)
-                .saturating_add(b & COUNT_MASK)
-                .min(COUNT_MASK)
-        };
-        // Both are sorted by key: merged in place from the back, into this block grown to
-        // exactly the union's size. (Into a fresh block, the window's merge, which reuses its
-        // record from URL to URL, allocated on almost every URL.)
-        let (mut i, mut j, mut union) = (0, 0, 0);
-        while let (Some(a), Some(b)) = (self.packed.get(i), other.packed.get(j)) {
-            i += usize::from(key(a) <= key(b));
-            j += usize::from(key(b) <= key(a));
-            union += 1;
+    /// The entries, widened first if they are narrow.
+    fn wide(&mut self) -> &mut SmallVec<[u64; INLINE_COUNTS]> {
+        if let Packed::Narrow(v) = &self.packed {
+            let mut wide = SmallVec::with_capacity(v.len());
+            wide.extend(v.iter().map(|&e| u64::of(e.key(), e.count())));
+            self.packed = Packed::Wide(wide);
         }
-        union += (self.packed.len() - i) + (other.packed.len() - j);
-        let old = self.packed.len();
-        if union == old {
-            // Every key of `other` is here already (the common case: the same buckets, or the
-            // window's record, which gathers the buckets of many days): add in place.
-            let mut i = 0;
-            for &b in &other.packed {
-                while self.packed.get(i).is_some_and(|a| key(a) < key(&b)) {
-                    i += 1;
-                }
-                if let Some(a) = self.packed.get_mut(i) {
-                    *a = (*a & !COUNT_MASK) | sum(*a, b);
-                }
-            }
-            return;
+        match &mut self.packed {
+            Packed::Wide(v) => v,
+            Packed::Narrow(_) => unreachable!("widened above"),
         }
-        if union > self.packed.capacity() {
-            self.packed.reserve_exact(union - old);
+    }
+
+    /// Entries its storage holds (inline or in its block), and whether it has a block.
+    #[cfg(test)]
+    fn capacity(&self) -> (usize, bool) {
+        match &self.packed {
+            Packed::Narrow(v) => (v.capacity(), v.spilled()),
+            Packed::Wide(v) => (v.capacity(), v.spilled()),
         }
-        self.packed.resize(union, 0);
-        let p = &mut self.packed[..];
-        // Invariant: k = i + j - (keys still to come in both), so k >= i: a slot is written
-        // only once what it held was moved on.
-        let (mut i, mut j, mut k) = (old, other.packed.len(), union);
-        while j > 0 {
-            let b = other.packed[j - 1];
-            k -= 1;
-            if i > 0 && key(&p[i - 1]) > key(&b) {
-                p[k] = p[i - 1];
-                i -= 1;
-            } else if i > 0 && key(&p[i - 1]) == key(&b) {
-                p[k] = (p[i - 1] & !COUNT_MASK) | sum(p[i - 1], b);
-                i -= 1;
-                j -= 1;
-            } else {
-                p[k] = b;
-                j -= 1;
-            }
+    }
+
+    /// Starts loading its heap block, if it has one.
+    #[inline]
+    fn prefetch_block(&self) {
+        match &self.packed {
+            Packed::Narrow(v) if v.spilled() => prefetch(&v[0]),
+            Packed::Wide(v) if v.spilled() => prefetch(&v[0]),
+            _ => {}
         }
     }
 
     /// `(key, count)` in key order.
     pub fn iter(&self) -> impl Iterator<Item = (K, u64)> + Clone + '_ {
-        self.packed
+        let (narrow, wide): (&[u32], &[u64]) = match &self.packed {
+            Packed::Narrow(v) => (v, &[]),
+            Packed::Wide(v) => (&[], v),
+        };
+        let pair = |key: u64, count: u64| (K::from_bits(key as u16), count);
+        narrow
             .iter()
-            .map(|&p| (K::from_bits((p >> COUNT_BITS) as u16), p & COUNT_MASK))
+            .map(move |e| pair(e.key(), e.count()))
+            .chain(wide.iter().map(move |e| pair(e.key(), e.count())))
     }
 
     pub fn len(&self) -> usize {
-        self.packed.len()
+        match &self.packed {
+            Packed::Narrow(v) => v.len(),
+            Packed::Wide(v) => v.len(),
+        }
     }
 
     /// Bytes of its heap block (none while its entries fit inline).
     pub fn heap_bytes(&self) -> usize {
-        if self.packed.spilled() {
-            self.packed.capacity() * std::mem::size_of::<u64>()
-        } else {
-            0
+        match &self.packed {
+            Packed::Narrow(v) if v.spilled() => v.capacity() * std::mem::size_of::<u32>(),
+            Packed::Wide(v) if v.spilled() => v.capacity() * std::mem::size_of::<u64>(),
+            _ => 0,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.packed.is_empty()
+        self.len() == 0
     }
 
     /// Empties it, keeping the allocation.
     pub fn clear(&mut self) {
-        self.packed.clear();
+        match &mut self.packed {
+            Packed::Narrow(v) => v.clear(),
+            Packed::Wide(v) => v.clear(),
+        }
     }
 
     pub fn to_vec(&self) -> Vec<(K, u64)> {
@@ -408,6 +542,15 @@ impl<K: CountKey + std::fmt::Debug> std::fmt::Debug for Counts<K> {
         f.debug_list().entries(self.iter()).finish()
     }
 }
+
+/// Equal when they hold the same counts, whatever their width.
+impl<K: CountKey> PartialEq for Counts<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<K: CountKey> Eq for Counts<K> {}
 
 impl<K: CountKey> PartialEq<Vec<(K, u64)>> for Counts<K> {
     fn eq(&self, other: &Vec<(K, u64)>) -> bool {
@@ -547,11 +690,8 @@ fn prefetch_url(key: &[u8], stats: &UrlStats) {
     if let Some(first) = stats.agent.as_ref().and_then(|a| a.agent.first()) {
         prefetch(first);
     }
-    for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
-        if let Some(first) = counts.first() {
-            prefetch(first);
-        }
-    }
+    stats.latency_hist.prefetch_block();
+    stats.statuses.prefetch_block();
 }
 
 /// A tally's URLs in key order ([`Tally::in_key_order`]), each with the blocks of the URL a
@@ -700,11 +840,8 @@ impl Tally {
     #[inline]
     pub fn prefetch_blocks(&self, slot: Slot) {
         if let Some((_, stats)) = self.urls.get_index(slot.0) {
-            for counts in [&stats.latency_hist.packed[..], &stats.statuses.packed[..]] {
-                if let Some(first) = counts.first() {
-                    prefetch(first);
-                }
-            }
+            stats.latency_hist.prefetch_block();
+            stats.statuses.prefetch_block();
         }
     }
 
@@ -886,8 +1023,8 @@ mod tests {
                 }
                 merged.merge(&other);
                 assert_eq!(merged.to_vec(), added.to_vec(), "{left:06b} {right:06b}");
-                if merged.len() > INLINE_COUNTS {
-                    assert_eq!(merged.packed.capacity(), merged.len(), "exact");
+                if merged.capacity().1 {
+                    assert_eq!(merged.capacity().0, merged.len(), "exact");
                 }
             }
         }
@@ -1064,25 +1201,87 @@ mod tests {
             c.add(k, n);
         }
         assert_eq!(c, vec![(200, 5), (304, 1), (404, 1), (599, 0)]);
-        assert_eq!(c.packed.capacity(), c.len(), "grown one entry at a time");
-        assert_eq!(std::mem::size_of::<Counts<u16>>(), 24, "as small as a Vec");
+        assert_eq!(
+            c.capacity(),
+            (4, false),
+            "four narrow entries need no heap block"
+        );
+        c.add(500, 1);
+        assert_eq!(c.capacity(), (5, true), "grown one entry at a time");
+        assert_eq!(
+            std::mem::size_of::<Counts<u16>>(),
+            32,
+            "a Vec and its width"
+        );
         let mut inline = Counts::<u8>::default();
         inline.add(3, 1);
         inline.add(1, 1);
-        assert!(!inline.packed.spilled(), "two entries need no heap block");
+        assert!(!inline.capacity().1, "two entries need no heap block");
         assert_eq!(inline, vec![(1, 1), (3, 1)]);
         c.add(304, u64::MAX);
         c.add(304, 7);
         assert_eq!(
             c.to_vec()[1],
             (304, (1 << 48) - 1),
-            "saturates, never spills into the key"
+            "widens, then saturates, never spills into the key"
         );
         assert_eq!(c.to_vec()[0], (200, 5));
         let mut b = Counts::<u8>::default();
         b.add(255, 1);
         b.add(0, 1);
         assert_eq!(b, vec![(0, 1), (255, 1)]);
+    }
+
+    #[test]
+    fn counts_widen_when_a_count_or_a_key_outgrows_a_narrow_entry() {
+        let narrow_max = (1u64 << 20) - 1;
+        // Adding: the count that does not fit widens the whole set, keeping every count.
+        let mut c = Counts::<u8>::default();
+        c.add(7, narrow_max);
+        c.add(2, 3);
+        assert!(matches!(c.packed, Packed::Narrow(_)));
+        c.add(7, 1);
+        assert!(matches!(c.packed, Packed::Wide(_)));
+        assert_eq!(c, vec![(2, 3), (7, narrow_max + 1)]);
+        // A key past 12 bits, and a first count past 20 bits, too.
+        let mut k = Counts::<u16>::default();
+        k.add(200, 1);
+        k.add(5000, 1);
+        assert_eq!(k, vec![(200, 1), (5000, 1)]);
+        let mut n = Counts::<u16>::default();
+        n.add(200, narrow_max + 5);
+        assert_eq!(n, vec![(200, narrow_max + 5)]);
+        // Merging two narrow sets whose sum does not fit: nothing lost, wide after.
+        let a: Counts<u8> = [(1, 1), (4, narrow_max - 1), (9, 2)].into_iter().collect();
+        let b: Counts<u8> = [(0, 5), (4, 2), (9, 3)].into_iter().collect();
+        let mut m = a.clone();
+        m.merge(&b);
+        assert!(matches!(m.packed, Packed::Wide(_)));
+        assert_eq!(m, vec![(0, 5), (1, 1), (4, narrow_max + 1), (9, 5)]);
+        // Wide into narrow, narrow into wide: the same as adding one by one.
+        for (x, y) in [(&m, &a), (&a, &m)] {
+            let mut merged = x.clone();
+            merged.merge(y);
+            let mut added = x.clone();
+            for (key, count) in y.iter() {
+                added.add(key, count);
+            }
+            assert_eq!(merged, added);
+        }
+        // Equal by their counts, whatever their width; clone_from across widths.
+        let mut wide = Counts::<u8>::default();
+        wide.add(3, narrow_max + 1);
+        let narrow: Counts<u8> = [(3, 7)].into_iter().collect();
+        let mut wide_7 = wide.clone();
+        wide_7.clear();
+        wide_7.add(3, 7);
+        assert!(matches!(wide_7.packed, Packed::Wide(_)));
+        assert_eq!(wide_7, narrow);
+        let mut copy = narrow.clone();
+        copy.clone_from(&wide);
+        assert_eq!(copy, wide);
+        copy.clone_from(&narrow);
+        assert_eq!(copy, narrow);
     }
 
     #[test]
