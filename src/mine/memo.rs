@@ -26,8 +26,16 @@ use super::prefetch::prefetch;
 use super::tally::{Slot, Tally};
 use crate::alb::{AlbRecord, Escaped};
 
-/// The most URLs one thread remembers (the table: 16 MB at most, see [`Stored`]).
-pub const MEMO_URLS: usize = 1 << 16;
+/// The most entries of the table: 8 MB ([`Stored`]).
+const MEMO_ENTRIES: usize = 1 << 16;
+/// The most URLs one thread remembers: what fills the largest table to [`MAX_LOAD_TENTHS`].
+///
+/// Why the table has a fixed largest size that the memo reaches on a day of 1 GiB: the memo's
+/// memory must not grow with the volume of logs. When the limit was 65,536 URLs (a 16 MB
+/// table at 70%), the benchmark day of 1 GiB left ~34 k URLs in each thread's memo (an 8 MB
+/// table) and 10 GiB of the same URLs filled it to the limit (16 MB): the peak RSS of 10 GiB
+/// was 1.32 times that of 1 GiB.
+pub const MEMO_URLS: usize = MEMO_ENTRIES * MAX_LOAD_TENTHS / 10;
 /// The most bytes of URLs one thread remembers past their first [`INLINE_URL`].
 pub const MEMO_BYTES: usize = 6 << 20;
 /// Longer URLs are not remembered (they are rare, and would crowd out many short ones).
@@ -119,8 +127,8 @@ pub struct UrlMemo {
     hasher: foldhash::fast::RandomState,
     /// [`MEMO_URLS`], smaller in tests.
     limit: usize,
-    /// The doorkeeper: one bit per URL hash (a few URLs share one) of the URLs met once that
-    /// are remembered only when met again (see [`UrlMemo::worth_remembering`]).
+    /// The doorkeeper: two bits per URL hash (shared with other URLs) of the URLs met once
+    /// that are remembered only when met again (see [`UrlMemo::worth_remembering`]).
     seen_once: Vec<u64>,
     /// Bits set in `seen_once` since it was last cleared.
     seen_count: usize,
@@ -272,8 +280,8 @@ impl UrlMemo {
     /// Whether a URL met for the first time in this memo, with `verdict`, is remembered now.
     ///
     /// A URL that carried tracking parameters or a credential is remembered only the second
-    /// time it is met (a few such URLs may share a bit: one of them is then remembered the
-    /// first time, which is harmless). Why: those are mostly met once (a `gclid` or a token is
+    /// time it is met (a few such URLs share their bits with others met before: one of them is
+    /// then remembered the first time, which is harmless). Why: those are mostly met once (a `gclid` or a token is
     /// made for one click), and remembering each filled the memo with URLs never asked for
     /// again, so that it started afresh and missed again on the frequent ones. On the benchmark
     /// corpus (1 GiB, 1 thread) this took the memo's misses from 143,024 to 104,885 (an
@@ -284,16 +292,22 @@ impl UrlMemo {
         if !verdict.is_ok_and(|n| n.tracking_removed || n.has_credential) {
             return true;
         }
-        let bit = (hash.0 >> 1) as usize % DOORKEEPER_BITS;
-        let (word, mask) = (bit / 64, 1u64 << (bit % 64));
-        let Some(w) = self.seen_once.get_mut(word) else {
-            return true;
-        };
-        if *w & mask != 0 {
+        // Two bits per URL (a Bloom filter): a URL met once passes for one met before when
+        // both its bits were set by others, at most 1.6% of the time (an eighth of the bits set).
+        let mut met = true;
+        for bit in [hash.0 >> 1, hash.0 >> 22].map(|h| h as usize % DOORKEEPER_BITS) {
+            let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+            if let Some(w) = self.seen_once.get_mut(word)
+                && *w & mask == 0
+            {
+                *w |= mask;
+                self.seen_count += 1;
+                met = false;
+            }
+        }
+        if met {
             return true;
         }
-        *w |= mask;
-        self.seen_count += 1;
         if self.seen_count > DOORKEEPER_BITS / 8 {
             self.seen_once.fill(0);
             self.seen_count = 0;
@@ -402,9 +416,9 @@ impl UrlMemo {
 
 /// A table of `entries` free entries, backed by huge pages where the kernel has them.
 ///
-/// Why: a full table is 16 MB, 4,096 pages of 4 KiB, more than the core's TLB maps; a lookup
+/// Why: a full table is 8 MB, 2,048 pages of 4 KiB, more than the core's TLB maps; a lookup
 /// then also waited for a page walk (the prefetch a line ahead cannot start its load before the
-/// walk). With 2 MiB pages the table is eight. The advice is given before the entries are
+/// walk). With 2 MiB pages the table is four. The advice is given before the entries are
 /// written, when the kernel has not yet backed the memory.
 fn table_of(entries: usize) -> Vec<Stored> {
     let mut table = Vec::with_capacity(entries);
