@@ -281,13 +281,15 @@ impl UrlMemo {
     ///
     /// A URL that carried tracking parameters or a credential is remembered only the second
     /// time it is met (a few such URLs share their bits with others met before: one of them is
-    /// then remembered the first time, which is harmless). Why: those are mostly met once (a `gclid` or a token is
-    /// made for one click), and remembering each filled the memo with URLs never asked for
-    /// again, so that it started afresh and missed again on the frequent ones. On the benchmark
-    /// corpus (1 GiB, 1 thread) this took the memo's misses from 143,024 to 104,885 (an
-    /// unbounded memo misses 104,702) and the CPU from 1.14 to 1.09 s (medians of nine
-    /// alternating runs). Shared campaign links (`utm_source=newsletter`) are met often and
-    /// are remembered from their second hit on.
+    /// then remembered the first time, which is harmless).
+    ///
+    /// Why: those are mostly met once (a `gclid` or a token is made for one click), and
+    /// remembering each filled the memo with URLs never asked for again, so that it started
+    /// afresh and missed again on the frequent ones. On the benchmark corpus (1 GiB, 1 thread)
+    /// this took the memo's misses from 143,024 to 104,885 (an unbounded memo misses 104,702)
+    /// and the CPU from 1.14 to 1.09 s (medians of nine alternating runs). Shared campaign
+    /// links (`utm_source=newsletter`) are met often and are remembered from their second hit
+    /// on.
     fn worth_remembering(&mut self, hash: UrlHash, verdict: &Result<Normalized, Reject>) -> bool {
         if !verdict.is_ok_and(|n| n.tracking_removed || n.has_credential) {
             return true;
