@@ -46,7 +46,7 @@ const FIRST_ENTRIES: usize = 1 << 10;
 ///
 /// Why 7 and not 5: the benchmark day leaves ~34-39 k URLs in a thread's memo, which at half
 /// full took a 16 MB table, at 0.7 an 8 MB one. The longer probes cost nothing measurable (1
-/// thread: 1.12 against 1.13 CPU-s, 2 threads: 1.22 against 1.23, medians of nine alternating
+/// thread: 1.12 against 1.14 CPU-s, 2 threads: 1.22 against 1.23, medians of nine alternating
 /// runs) and the peak RSS fell from 47 to 32 MB on 1 thread, from 86 to 69 MB on 2.
 const MAX_LOAD_TENTHS: usize = 7;
 // A free entry is always left, so a probe always ends.
