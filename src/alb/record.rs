@@ -285,6 +285,7 @@ pub const KNOWN_LAYOUTS: [usize; 8] = [20, 24, 25, 27, 29, 30, 33, 34];
 
 impl<'a> AlbRecord<'a> {
     /// The `YYYY-MM-DD` part of `time`, for day selection without parsing a date.
+    #[inline]
     pub fn date_bytes(&self) -> &'a [u8] {
         &self.time[..10.min(self.time.len())]
     }
@@ -301,6 +302,7 @@ impl<'a> AlbRecord<'a> {
     /// Whether the request went to a target and only there: `actions_executed` holds
     /// `forward` and neither `redirect` nor `fixed-response` (what [`AlbRecord::has_action`]
     /// three times would say, in one pass over the list).
+    #[inline]
     pub fn forwarded_only(&self) -> bool {
         let Some(list) = &self.actions_executed else {
             return true;
@@ -332,6 +334,7 @@ impl<'a> AlbRecord<'a> {
     }
 
     /// `classification` is `Severe` (desync mitigation).
+    #[inline]
     pub fn is_severe(&self) -> bool {
         matches!(&self.classification, Some(c) if c.raw() == b"Severe")
     }

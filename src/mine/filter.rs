@@ -256,6 +256,7 @@ impl Policy {
 
     /// The checks on the request apart from its URL: day, type, method, actions, statuses,
     /// classification.
+    #[inline(always)]
     pub fn admit_request(&self, rec: &AlbRecord<'_>) -> Result<(), Reject> {
         if rec.date_bytes() != self.day {
             return Err(Reject::OtherDay);

@@ -906,7 +906,8 @@ impl<'p> Worker<'p> {
                         not ALB access-log lines"
                 .to_owned());
         }
-        let rec = match parse_line(line) {
+        let parsed = parse_line(line);
+        let rec = match &parsed {
             Ok(rec) => rec,
             Err(e) => {
                 self.stats
@@ -915,7 +916,7 @@ impl<'p> Worker<'p> {
             }
         };
         self.stats.field_counts[rec.field_count.min(FIELD_COUNT_SLOTS - 1)] += 1;
-        if let Err(reason) = self.policy.admit_request(&rec) {
+        if let Err(reason) = self.policy.admit_request(rec) {
             self.stats.rejected[reason as usize] += 1;
             return Ok(());
         }
