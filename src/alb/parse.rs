@@ -276,59 +276,33 @@ fn valid_time(t: &[u8]) -> bool {
 }
 
 /// [`valid_time`] for the shape ALB writes, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 bytes): the
-/// punctuation and the digits are checked eight bytes at a time in a `u64` (SWAR, safe code),
-/// where the pattern match takes a compare and a branch per byte. Then the ranges.
+/// punctuation and the digits are checked in two overlapping 16-byte vectors (SSE2/NEON
+/// compares through `wide`), where the pattern match takes a compare and a branch per byte.
+/// Then the ranges.
+///
+/// Why vectors: the earlier version checked four `u64` words (SWAR), but the compiler split
+/// each word back into byte loads and shifts around its punctuation (~150 instructions a line
+/// under callgrind).
 fn valid_time_27(t: &[u8; 27]) -> bool {
-    // Four overlapping words: bytes 0-7, 8-15, 16-23 and 19-26. In each, `PUNCT` marks the
-    // bytes that must equal `EXPECTED`; every other byte must be a digit.
-    const fn word(t: &[u8; 27], at: usize) -> u64 {
-        u64::from_le_bytes([
-            t[at],
-            t[at + 1],
-            t[at + 2],
-            t[at + 3],
-            t[at + 4],
-            t[at + 5],
-            t[at + 6],
-            t[at + 7],
-        ])
+    // Bytes 0-15 and 11-26. In each, the lanes of `PUNCT_*` that are not 0 must hold exactly
+    // that byte; every other lane must be a digit.
+    const PUNCT_LOW: [u8; 16] = *b"\0\0\0\0-\0\0-\0\0T\0\0:\0\0";
+    const PUNCT_HIGH: [u8; 16] = *b"\0\0:\0\0:\0\0.\0\0\0\0\0\0Z";
+    fn shape(chunk: &[u8; 16], punct: [u8; 16]) -> bool {
+        let v = u8x16::new(*chunk);
+        let p = u8x16::new(punct);
+        let zero = u8x16::splat(0);
+        let punct_lanes = !p.simd_eq(zero).to_bitmask() & 0xffff;
+        let matching = v.simd_eq(p).to_bitmask();
+        let digits = (v - u8x16::splat(b'0'))
+            .saturating_sub(u8x16::splat(9))
+            .simd_eq(zero)
+            .to_bitmask();
+        matching & punct_lanes == punct_lanes && (digits | punct_lanes) == 0xffff
     }
-    const fn bytes(b: [u8; 8]) -> u64 {
-        u64::from_le_bytes(b)
-    }
-    // (offset, mask of punctuation bytes, their expected values)
-    const WORDS: [(usize, u64, u64); 4] = [
-        (
-            0,
-            bytes([0, 0, 0, 0, 0xff, 0, 0, 0xff]),
-            bytes([0, 0, 0, 0, b'-', 0, 0, b'-']),
-        ),
-        (
-            8,
-            bytes([0, 0, 0xff, 0, 0, 0xff, 0, 0]),
-            bytes([0, 0, b'T', 0, 0, b':', 0, 0]),
-        ),
-        (
-            16,
-            bytes([0xff, 0, 0, 0xff, 0, 0, 0, 0]),
-            bytes([b':', 0, 0, b'.', 0, 0, 0, 0]),
-        ),
-        (
-            19,
-            bytes([0xff, 0, 0, 0, 0, 0, 0, 0xff]),
-            bytes([b'.', 0, 0, 0, 0, 0, 0, b'Z']),
-        ),
-    ];
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let mut ok = true;
-    for (at, punct, expected) in WORDS {
-        let w = word(t, at);
-        // A digit byte, XOR '0', is 0-9: below 0x80, and still below it plus 0x76 (no carry
-        // between bytes once every byte is below 0x80; a byte at or above it fails anyway).
-        let d = (w ^ u64::from_ne_bytes([b'0'; 8])) & !punct;
-        ok &= w & punct == expected
-            && (d | d.wrapping_add(u64::from_ne_bytes([0x76; 8]))) & HIGH == 0;
-    }
+    let (low, high) = (t.first_chunk::<16>(), t.last_chunk::<16>());
+    let ok = matches!((low, high), (Some(low), Some(high))
+        if shape(low, PUNCT_LOW) & shape(high, PUNCT_HIGH));
     let two = |i: usize| (t[i] - b'0') * 10 + (t[i + 1] - b'0');
     ok && (1..=12).contains(&two(5))
         && (1..=31).contains(&two(8))
@@ -539,6 +513,59 @@ fn status(b: &[u8]) -> Option<u16> {
 /// Splits field 13 as the format notes say: trim trailing spaces, method up to the first space,
 /// protocol after the last space, URL everything in between (raw spaces included).
 fn split_request(raw: &[u8]) -> Request<'_> {
+    let (method, url, protocol, three_parts) = match split_request_short(raw) {
+        Some(parts) => parts,
+        None => split_request_any(raw),
+    };
+    let malformed = !three_parts
+        || method.is_empty()
+        || method == b"-"
+        || url.is_empty()
+        || protocol.is_empty()
+        || protocol == b"-";
+    Request {
+        raw,
+        method,
+        url: Escaped(url),
+        protocol,
+        malformed,
+    }
+}
+
+/// The method, URL and protocol of a request field, and whether it had all three.
+type RequestParts<'a> = (&'a [u8], &'a [u8], &'a [u8], bool);
+
+/// [`split_request_any`] for a field of at least 16 bytes that does not end in a space, whose
+/// first space is in its first 16 bytes and whose last space is in its last 16 (every request
+/// ALB logs: `GET https://host:443/path HTTP/1.1`); `None` for any other field.
+///
+/// Why: the general path walks to the first space and back from the end to the last one a
+/// byte at a time (~160 instructions a line under callgrind); here one compare of each end's
+/// 16 bytes gives both places.
+#[inline]
+fn split_request_short(raw: &[u8]) -> Option<RequestParts<'_>> {
+    let (head, tail) = (raw.first_chunk::<16>()?, raw.last_chunk::<16>()?);
+    let spaces = |chunk: &[u8; 16]| u8x16::new(*chunk).simd_eq(u8x16::splat(b' ')).to_bitmask();
+    let (head, tail) = (spaces(head), spaces(tail));
+    if head == 0 || tail == 0 || tail & 0x8000 != 0 {
+        return None;
+    }
+    let first = head.trailing_zeros() as usize;
+    let last = raw.len() - 16 + (31 - tail.leading_zeros()) as usize;
+    let method = raw.get(..first)?;
+    if last == first {
+        return Some((method, raw.get(first + 1..)?, b"", false));
+    }
+    Some((
+        method,
+        raw.get(first + 1..last)?,
+        raw.get(last + 1..)?,
+        true,
+    ))
+}
+
+/// The general way to [`split_request`]'s parts.
+fn split_request_any(raw: &[u8]) -> RequestParts<'_> {
     let end = raw.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     let trimmed = raw.get(..end).unwrap_or_default();
     // The method and the protocol are a few bytes at either end: plain loops beat `memchr`
@@ -557,19 +584,7 @@ fn split_request(raw: &[u8]) -> Request<'_> {
         }
         None => (after_method, &b""[..], false),
     };
-    let malformed = !three_parts
-        || method.is_empty()
-        || method == b"-"
-        || url.is_empty()
-        || protocol.is_empty()
-        || protocol == b"-";
-    Request {
-        raw,
-        method,
-        url: Escaped(url),
-        protocol,
-        malformed,
-    }
+    (method, url, protocol, three_parts)
 }
 
 #[cfg(test)]
@@ -629,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn the_word_time_check_agrees_with_the_pattern_on_every_byte_at_every_place() {
+    fn the_vector_time_check_agrees_with_the_pattern_on_every_byte_at_every_place() {
         let good = *b"2026-03-14T09:26:53.589793Z";
         assert!(valid_time_27(&good) && valid_time_any(&good));
         for at in 0..good.len() {
@@ -750,6 +765,46 @@ mod tests {
             "the short path decided only {decided} fields"
         );
         assert!(valid > 2_000, "only {valid} of the fields were addresses");
+    }
+
+    #[test]
+    fn the_short_request_split_agrees_with_the_general_one() {
+        // Fields of 0 to 60 bytes of spaces, letters and slashes, spaces often placed as in a
+        // request, pseudo-random but fixed.
+        let alphabet = b"  GET/htp:x-.1H";
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut decided = 0;
+        for _ in 0..200_000 {
+            let len = (next() % 61) as usize;
+            let mut raw: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if len > 20 && next() % 2 == 0 {
+                raw.iter_mut()
+                    .for_each(|b| *b = if *b == b' ' { b'u' } else { *b });
+                raw[3] = b' ';
+                raw[len - 9] = b' ';
+            }
+            if let Some(short) = split_request_short(&raw) {
+                decided += 1;
+                assert_eq!(
+                    short,
+                    split_request_any(&raw),
+                    "{:?}",
+                    String::from_utf8_lossy(&raw)
+                );
+            }
+        }
+        assert!(
+            decided > 50_000,
+            "the short path decided only {decided} fields"
+        );
     }
 
     #[test]
