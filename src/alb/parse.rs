@@ -378,9 +378,11 @@ fn host_port<'a>(b: &'a [u8], rest: &[u8]) -> Option<HostPort<'a>> {
 /// start (every IPv4 `ip:port` but at a line's very end): `None` when it does not apply.
 ///
 /// Why: the general path takes a backward loop for the colon, a vector loop for the address
-/// and a loop for the port, each with its own exits (~170 instructions a field, two fields a
-/// line). Here three masks of two 16-byte vectors (address bytes, colons, digits) decide the
-/// whole shape with bit operations; only the port's value is read byte by byte.
+/// and a loop for the port, each with exits that depend on the field's length (two fields a
+/// line, of varying lengths). Here three masks of two 16-byte vectors (address bytes, colons,
+/// digits) decide the whole shape with bit operations; only the port's value is read byte by
+/// byte. Not fewer instructions (~180 a field either way under callgrind), but criterion's
+/// `parse_lines` ran faster with it in alternating builds: 688, 692, 682 against 710, 693 us.
 #[inline]
 fn host_port_short<'a>(b: &'a [u8], rest: &[u8]) -> Option<Option<HostPort<'a>>> {
     let len = b.len();
@@ -536,8 +538,8 @@ fn split_request(raw: &[u8]) -> Request<'_> {
 type RequestParts<'a> = (&'a [u8], &'a [u8], &'a [u8], bool);
 
 /// [`split_request_any`] for a field of at least 16 bytes that does not end in a space, whose
-/// first space is in its first 16 bytes and whose last space is in its last 16 (every request
-/// ALB logs: `GET https://host:443/path HTTP/1.1`); `None` for any other field.
+/// first space is in its first 16 bytes and whose last space is in its last 16 (what ALB logs
+/// for nearly every request: `GET https://host:443/path HTTP/1.1`); `None` for any other field.
 ///
 /// Why: the general path walks to the first space and back from the end to the last one a
 /// byte at a time (~160 instructions a line under callgrind); here one compare of each end's
