@@ -720,19 +720,23 @@ mod tests {
         }
     }
 
+    /// A fixed pseudo-random sequence (xorshift64) for the tests that draw many inputs.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     #[test]
     fn the_short_host_port_decides_as_the_general_one() {
         // Fields of every length to 34 from an alphabet of address bytes, colons, digits and a
         // few bytes that are none of them, pseudo-random but fixed; the line going on past the
         // field by 0 to 40 bytes (the short path needs 32 from the field's start).
         let alphabet = b"0123456789:::..afAFg -";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let (mut decided, mut valid) = (0, 0);
         for _ in 0..200_000 {
             let len = (next() % 35) as usize;
@@ -774,13 +778,7 @@ mod tests {
         // Fields of 0 to 60 bytes of spaces, letters and slashes, spaces often placed as in a
         // request, pseudo-random but fixed.
         let alphabet = b"  GET/htp:x-.1H";
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let mut decided = 0;
         for _ in 0..200_000 {
             let len = (next() % 61) as usize;
