@@ -33,6 +33,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+command -v libdeflate-gunzip >/dev/null ||
+  { echo "instructions.sh: needs libdeflate-gunzip, the baseline (apt-get install libdeflate-tools)" >&2; exit 1; }
 
 cargo build --quiet --release --bin greenlight-miner --example synth
 mkdir -p target/instructions
