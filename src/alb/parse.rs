@@ -744,7 +744,7 @@ mod tests {
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
             // Often the shape of a real field: an address, a colon and 1-6 digits.
-            if next() % 2 == 0 && len > 2 {
+            if next().is_multiple_of(2) && len > 2 {
                 let port = 1 + (next() % 6) as usize;
                 let at = len.saturating_sub(port + 1);
                 field[at] = b':';
@@ -785,7 +785,7 @@ mod tests {
             let mut raw: Vec<u8> = (0..len)
                 .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
-            if len > 20 && next() % 2 == 0 {
+            if len > 20 && next().is_multiple_of(2) {
                 raw.iter_mut()
                     .for_each(|b| *b = if *b == b' ' { b'u' } else { *b });
                 raw[3] = b' ';
