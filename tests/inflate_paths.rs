@@ -159,3 +159,65 @@ fn good_and_damaged_objects_read_alike_through_every_inflate() {
     // objects before the change.
     assert!(isal["requests"]["kept"].as_u64().unwrap() > 4300 + before);
 }
+
+/// Objects larger than the size from which a local object is mapped into memory rather than
+/// read (64 KiB compressed, `MAP_MIN_BYTES` in `src/mine/scan.rs`): ISA-L and libdeflate read
+/// them mapped, flate2 streams them from the file, and all three must agree, good or damaged.
+#[test]
+fn mapped_objects_read_as_streamed_ones() {
+    let t = tempfile::tempdir().unwrap();
+    let logs = t.path().join("logs");
+    // Paths that do not compress away: 16 hex digits of a xorshift a line.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut big = |n: usize| -> Vec<u8> {
+        let text: String = (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                Line::base()
+                    .get(&format!("https://www.example.com:443/item/{x:016x}"))
+                    .text()
+                    + "\n"
+            })
+            .collect();
+        gzip(text.as_bytes())
+    };
+    let good = big(12_000);
+    let mut cut = big(12_000);
+    cut.truncate(cut.len() * 2 / 3);
+    let mut flipped = big(12_000);
+    flipped[100_000] ^= 0x55;
+    for (n, bytes) in [good, cut, flipped].iter().enumerate() {
+        assert!(
+            bytes.len() > 100 << 10,
+            "object {n} is {} bytes",
+            bytes.len()
+        );
+        let name = object_name(&format!("20260302T11{n:02}Z"), "10.0.1.5");
+        write_raw(&logs, "2026/03/02", &name, bytes);
+    }
+
+    let (isal, isal_list) = mine(&logs, &t.path().join("isal"), None);
+    let (stream, stream_list) = mine(&logs, &t.path().join("stream"), Some("stream"));
+    let (whole, whole_list) = mine(&logs, &t.path().join("whole"), Some("whole"));
+    for (name, other, list) in [("whole", &whole, &whole_list), ("isa-l", &isal, &isal_list)] {
+        for figure in ["objects", "bytes", "lines", "requests", "urls"] {
+            assert_eq!(
+                stream[figure], other[figure],
+                "{figure}, flate2 streamed against {name} mapped"
+            );
+        }
+        assert_eq!(&stream_list, list, "the lists, flate2 against {name}");
+    }
+    // The good object whole, and the damaged ones named with the lines before the damage.
+    let failures = isal["objects"]["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{failures:#?}");
+    let kept = isal["requests"]["kept"].as_u64().unwrap();
+    assert!(kept > 12_000 + 6_000, "{kept}");
+    assert!(
+        failures
+            .iter()
+            .all(|f| f["lines_before"].as_u64().unwrap() > 1000)
+    );
+}
