@@ -294,10 +294,7 @@ fn valid_time_27(t: &[u8; 27]) -> bool {
         let zero = u8x16::splat(0);
         let punct_lanes = !p.simd_eq(zero).to_bitmask() & 0xffff;
         let matching = v.simd_eq(p).to_bitmask();
-        let digits = (v - u8x16::splat(b'0'))
-            .saturating_sub(u8x16::splat(9))
-            .simd_eq(zero)
-            .to_bitmask();
+        let digits = digit_mask(v);
         matching & punct_lanes == punct_lanes && (digits | punct_lanes) == 0xffff
     }
     let (low, high) = (t.first_chunk::<16>(), t.last_chunk::<16>());
@@ -398,11 +395,7 @@ fn host_port_short<'a>(b: &'a [u8], rest: &[u8]) -> Option<Option<HostPort<'a>>>
     let masks = |chunk: [u8; 16]| {
         let v = u8x16::new(chunk);
         let colon = v.simd_eq(u8x16::splat(b':')).to_bitmask();
-        let digit = (v - u8x16::splat(b'0'))
-            .saturating_sub(u8x16::splat(9))
-            .simd_eq(u8x16::splat(0))
-            .to_bitmask();
-        (ip_byte_mask(chunk), colon, digit)
+        (ip_byte_mask(chunk), colon, digit_mask(v))
     };
     let ((ip_lo, colon_lo, digit_lo), (ip_hi, colon_hi, digit_hi)) = (masks(*lo), masks(*hi));
     let field = (1u64 << len) - 1;
@@ -483,6 +476,16 @@ fn ip_bytes(ip: &[u8], rest: &[u8]) -> bool {
         at += 16;
     }
     true
+}
+
+/// Bit `i` set where lane `i` of `v` is an ASCII digit: `v - '0' <= 9`, unsigned, so bytes below
+/// '0' wrap above the range.
+#[inline(always)]
+fn digit_mask(v: u8x16) -> u32 {
+    (v - u8x16::splat(b'0'))
+        .saturating_sub(u8x16::splat(9))
+        .simd_eq(u8x16::splat(0))
+        .to_bitmask()
 }
 
 /// Bit `i` set where `chunk[i]` is an [`IP_BYTE`] (SSE2/NEON compares through `wide`).
