@@ -5,10 +5,11 @@
 //! ([`Worker::scan_shared`]), so that the threads end together. An object of at most
 //! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole: a local one when its turn comes (mapped
 //! into memory, [`map_object`]), an S3 one fetched in the background a few objects ahead of it
-//! ([`ReadAhead`]), so that downloads overlap the scan. It is then inflated by ISA-L a chunk at a time ([`isal`], where
-//! `libisal.so.2` is installed: the cheapest inflate there is, the lines read from the cache),
-//! or whole by libdeflate ([`inflate`]) into a buffer the thread reuses (elsewhere, and the
-//! queue's last object, to share it out); see [`Inflate`]. Larger objects are inflated as a
+//! ([`ReadAhead`]), so that downloads overlap the scan. It is then inflated by ISA-L a chunk at
+//! a time ([`isal`], where `libisal.so.2` is installed: the cheapest inflate there is, the lines
+//! read from the cache), or whole by libdeflate ([`inflate`]) into a buffer the thread reuses
+//! (elsewhere, and the queue's last object, to share it out); see [`Inflate`]. Larger objects
+//! are inflated as a
 //! stream (`MultiGzDecoder`: ALB objects may hold several gzip members) through a fixed-size
 //! buffer, and so are damaged ones libdeflate refuses. So memory is bounded by the number of
 //! threads, the size limit and the number of distinct URLs, never by the size of the input.
