@@ -5,7 +5,7 @@
 #
 #   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
 #                              [--big-mb N] [--s3] [--repeat N] [--window-days N]
-#                              [--object-mb N]
+#                              [--object-mb N] [--floor]
 #
 #   --mb      target uncompressed size of the corpus in MB (default 1024)
 #   --seed    generator seed (default 42)
@@ -24,6 +24,12 @@
 #             The earlier days are generated with the same seed at 128 MB each (the window's
 #             cost follows their distinct URLs, not their volume), mined once, and cached; each
 #             timed run starts from a copy of that state
+#   --floor   also time, in every round, a build of the miner whose lines stop after a given
+#             step (`--features scan-floor`, built once under target/floor/; see
+#             src/mine/scan/floor.rs): inflate and cut lines only, + split, + parse, + the
+#             request filter; each is given as a ratio to libdeflate-gunzip, the floor any
+#             miner with those steps sits on. These runs keep no request, so they end after the
+#             scan (exit 3, "no replayable request", expected) without the ~50 ms of work after it
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
 # ~16 MB (uncompressed; --object-mb) objects from 4 or more ALB nodes, and its long tail of URLs
@@ -38,7 +44,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1 object_mb=16
+mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1 object_mb=16 floor=
 while [ $# -gt 0 ]; do
   case $1 in
     --mb) mb=$2; shift 2 ;;
@@ -50,11 +56,19 @@ while [ $# -gt 0 ]; do
     --repeat) repeat=$2; shift 2 ;;
     --window-days) window_days=$2; shift 2 ;;
     --object-mb) object_mb=$2; shift 2 ;;
+    --floor) floor=1; shift ;;
     *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
 
 cargo build --quiet --release --bin greenlight-miner --example synth
+floor_stages=()
+if [ -n "$floor" ]; then
+  # Its own target folder, so that target/release keeps the shipped build (the first build
+  # there is a cold one: ~5-7 minutes).
+  CARGO_TARGET_DIR=target/floor cargo build --quiet --release --features scan-floor --bin greenlight-miner
+  floor_stages=(lines split parse filter)
+fi
 mkdir -p target/throughput
 synth_fields=()
 [ "$fields" = mix ] || synth_fields=(--fields "$fields")
@@ -151,6 +165,16 @@ miner() { # name, threads, corpus, extra env...
     --window-days "$window_days"
 }
 
+# floor_miner STAGE: the scan-floor build on 1 thread, its lines stopping after STAGE. It keeps
+# no request, so the miner ends with exit 3 after the scan: that exit is the expected one.
+floor_miner() {
+  rm -rf "$state"
+  [ -z "$history" ] || cp -r "$history" "$state"
+  measure "floor: $1" sh -c '"$@"; [ $? = 3 ]' sh env GREENLIGHT_QUIET=1 GREENLIGHT_SCAN_FLOOR="$1" \
+    target/floor/release/greenlight-miner --logs "$corpus" --date "$day" --out "$out" \
+    --state "$state" --threads 1 --max-error-rate 100 --window-days "$window_days"
+}
+
 # make_history: the state of the window_days - 1 days before $day (generated and mined once).
 make_history() {
   local days=$(( window_days - 1 )) bpl lines first last dir
@@ -208,6 +232,9 @@ for round in $(seq "$repeat"); do
   for threads in 1 2; do
     miner "miner threads=$threads" "$threads" "$corpus"
   done
+  for stage in "${floor_stages[@]}"; do
+    floor_miner "$stage"
+  done
 done
 # What follows (the big corpus, S3) runs once and is looked up as round 1.
 round=1
@@ -228,6 +255,9 @@ if [ -n "$have_libdeflate" ]; then
     printf "  flate2-streaming miner/libdeflate (round 1): %.2f\n", s/d }'
   awk -v p="$(field "libdeflate-gunzip, a process per object" 3)" -v d="$(field "libdeflate-gunzip -c" 3)" 'BEGIN {
     printf "  libdeflate-gunzip a process per object / one process (round 1): %.2f\n", p/d }'
+  for stage in "${floor_stages[@]}"; do
+    echo "  floor ($stage)/libdeflate CPU-s per GiB: $(ratio "floor: $stage" "libdeflate-gunzip -c" 3)"
+  done
 fi
 echo "  wall t1/t2: $(ratio "miner threads=1" "miner threads=2" 2) (target >= 1.8 on 2 idle cores)"
 

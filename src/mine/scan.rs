@@ -35,6 +35,8 @@ use crate::alb::{Escaped, parse_line};
 use crate::source::s3::{Fetched, Fetching};
 use crate::source::{LogObject, ObjectLocation};
 
+#[cfg(feature = "scan-floor")]
+mod floor;
 mod inflate;
 mod isal;
 use inflate::WholeInflater;
@@ -910,7 +912,25 @@ impl<'p> Worker<'p> {
                         not ALB access-log lines"
                 .to_owned());
         }
+        #[cfg(feature = "scan-floor")]
+        let floor = floor::floor();
+        #[cfg(feature = "scan-floor")]
+        match floor {
+            floor::Floor::Lines => return Ok(()),
+            floor::Floor::Split => {
+                let mut fields = crate::alb::split::Fields::new(line);
+                let split = crate::alb::split::split_fields(line, &mut fields);
+                std::hint::black_box((&fields, &split));
+                return Ok(());
+            }
+            _ => {}
+        }
         let parsed = parse_line(line);
+        #[cfg(feature = "scan-floor")]
+        if floor == floor::Floor::Parse {
+            std::hint::black_box(&parsed);
+            return Ok(());
+        }
         let rec = match &parsed {
             Ok(rec) => rec,
             Err(e) => {
@@ -922,6 +942,10 @@ impl<'p> Worker<'p> {
         self.stats.field_counts[rec.field_count.min(FIELD_COUNT_SLOTS - 1)] += 1;
         if let Err(reason) = self.policy.admit_request(rec) {
             self.stats.rejected[reason as usize] += 1;
+            return Ok(());
+        }
+        #[cfg(feature = "scan-floor")]
+        if floor == floor::Floor::Filter {
             return Ok(());
         }
         // The URL's memo entry starts loading now and is looked up a line later, once it is
