@@ -1,7 +1,7 @@
 //! One test per rule of `alb-log-format.md` for `alb::parse_line`.
 
 use greenlight::alb::record::{KNOWN_FIELDS, MIN_FIELDS};
-use greenlight::alb::{AlbRecord, ConnType, Escaped, HostPort, ParseError, parse_line};
+use greenlight::alb::{AlbRecord, ConnType, Escaped, HostPort, ParseError, parse_into, parse_line};
 
 const AWS_EXAMPLES: [&str; 5] = [
     r#"http 2018-07-02T22:23:00.186641Z app/my-loadbalancer/50dc6c495c0c9188 192.168.131.39:2817 10.0.0.1:80 0.000 0.001 0.000 200 200 34 366 "GET http://www.example.com:80/ HTTP/1.1" "curl/7.46.0" - - arn:aws:elasticloadbalancing:us-east-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067 "Root=1-58337262-36d228ad5d99923122bbe354" "-" "-" 0 2018-07-02T22:22:48.364000Z "forward" "-" "-" "10.0.0.1:80" "200" "-" "-""#,
@@ -276,6 +276,28 @@ fn every_layout_from_20_to_34_fields() {
         // Before `actions_executed` existed, the only action was `forward`.
         assert!(r.has_action(b"forward"), "{n} fields");
         assert_eq!(r.has_action(b"waf"), has(23), "{n} fields");
+    }
+}
+
+/// The scan parses into one record a line (`parse_into`); a record that held another line,
+/// longer or shorter, must come out as a fresh parse, every field overwritten.
+#[test]
+fn parse_into_a_used_record_is_a_fresh_parse() {
+    let all = full_fields();
+    let mut lines: Vec<String> = (MIN_FIELDS..=KNOWN_FIELDS)
+        .rev()
+        .map(|n| line_of(&all[..n]))
+        .collect();
+    lines.extend(AWS_EXAMPLES.iter().map(|l| l.to_string()));
+    lines.extend((MIN_FIELDS..=KNOWN_FIELDS).map(|n| line_of(&all[..n])));
+    for pair in lines.windows(2) {
+        let (before, line) = (&pair[0], &pair[1]);
+        let mut rec = parse(before);
+        parse_into(line.as_bytes(), &mut rec).expect("parses");
+        let fresh = parse(line);
+        assert_eq!(rec, fresh, "{line} after {before}");
+        assert_eq!(rec.field_count, fresh.field_count);
+        assert_eq!(rec.classification_reason(), fresh.classification_reason());
     }
 }
 

@@ -5,5 +5,5 @@ pub mod parse;
 pub mod record;
 pub mod split;
 
-pub use parse::{ParseError, parse_line};
+pub use parse::{ParseError, parse_into, parse_line};
 pub use record::{AlbRecord, ConnType, Escaped, HostPort, Request};

@@ -116,6 +116,17 @@ pub struct Request<'a> {
     pub malformed: bool,
 }
 
+impl Request<'_> {
+    /// No request: what a record holds before its request field is split.
+    pub(crate) const EMPTY: Request<'static> = Request {
+        raw: b"",
+        method: b"",
+        url: Escaped(b""),
+        protocol: b"",
+        malformed: true,
+    };
+}
+
 /// One access-log line. Fields 1-20 are present in every layout greenlight accepts; later fields
 /// are `None` on lines written before AWS added them.
 ///
@@ -155,6 +166,28 @@ pub struct AlbRecord<'a> {
     pub field_count: usize,
     /// Where every known field is, for the methods that cut the others.
     pub(super) fields: Fields<'a>,
+}
+
+impl<'a> AlbRecord<'a> {
+    /// A record of nothing yet, for [`crate::alb::parse_into`] to fill from `line`.
+    pub fn empty(line: &'a [u8]) -> Self {
+        AlbRecord {
+            conn_type: ConnType::Http,
+            time: b"",
+            client: HostPort { ip: b"", port: 0 },
+            target: None,
+            target_processing_time: b"",
+            elb_status_code: None,
+            target_status_code: None,
+            request: Request::EMPTY,
+            user_agent: Escaped(b""),
+            trace_id: Escaped(b""),
+            actions_executed: None,
+            classification: None,
+            field_count: 0,
+            fields: Fields::new(line),
+        }
+    }
 }
 
 impl PartialEq for AlbRecord<'_> {

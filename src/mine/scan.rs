@@ -31,7 +31,7 @@ use std::sync::Arc;
 use flate2::bufread::MultiGzDecoder;
 use rayon::prelude::*;
 
-use crate::alb::{Escaped, parse_line};
+use crate::alb::{AlbRecord, Escaped, parse_into};
 use crate::source::s3::{Fetched, Fetching};
 use crate::source::{LogObject, ObjectLocation};
 
@@ -925,14 +925,15 @@ impl<'p> Worker<'p> {
             }
             _ => {}
         }
-        let parsed = parse_line(line);
+        let mut rec = AlbRecord::empty(line);
+        let parsed = parse_into(line, &mut rec);
         #[cfg(feature = "scan-floor")]
         if floor == floor::Floor::Parse {
-            std::hint::black_box(&parsed);
+            std::hint::black_box((&parsed, &rec));
             return Ok(());
         }
-        let rec = match &parsed {
-            Ok(rec) => rec,
+        let rec = match parsed {
+            Ok(()) => &rec,
             Err(e) => {
                 self.stats
                     .parse_error(e.reason(), key, line_no, e.to_string());
