@@ -242,25 +242,19 @@ pub fn parse_into<'a>(line: &'a [u8], rec: &mut AlbRecord<'a>) -> Result<(), Par
         s => Some(status(s).ok_or(ParseError::BadTargetStatus)?),
     };
 
-    let conn_type = ConnType::from_bytes(raw(1));
-    let target_processing_time = raw(7);
-    let request = split_request(raw(13));
-    let user_agent = Escaped(raw(14));
-    let trace_id = Escaped(raw(18));
-    let actions_executed = opt_esc(23);
-    let classification = opt_esc(28);
-    rec.conn_type = conn_type;
+    // Disjoint from `rec.fields`, which `fields` borrows: written in place.
+    rec.conn_type = ConnType::from_bytes(raw(1));
+    rec.target_processing_time = raw(7);
+    rec.request = split_request(raw(13));
+    rec.user_agent = Escaped(raw(14));
+    rec.trace_id = Escaped(raw(18));
+    rec.actions_executed = opt_esc(23);
+    rec.classification = opt_esc(28);
     rec.time = time;
     rec.client = client;
     rec.target = target;
-    rec.target_processing_time = target_processing_time;
     rec.elb_status_code = elb_status_code;
     rec.target_status_code = target_status_code;
-    rec.request = request;
-    rec.user_agent = user_agent;
-    rec.trace_id = trace_id;
-    rec.actions_executed = actions_executed;
-    rec.classification = classification;
     rec.field_count = count;
     Ok(())
 }
