@@ -1,18 +1,18 @@
 //! Benchmark builds only (`--features scan-floor`): where a line's work stops, so that the cost
 //! of each step of the scan can be measured as the miner runs it (`benches/throughput.sh
-//! --floor`). Never built into the miner that is shipped: a run stopped early writes a list of
-//! what it counted, which is nothing.
+//! --floor`). Never built into the miner that is shipped: such a run counts no request, so it
+//! ends after the scan with exit 3 ("no replayable request") and writes no list.
 //!
 //! `GREENLIGHT_SCAN_FLOOR` names the last step a line gets:
 //! - `lines`: none (the object is inflated and cut into lines, and that is all);
 //! - `split`: the line is split into its fields ([`crate::alb::split`]);
-//! - `parse`: the line is parsed into a record ([`crate::alb::parse_line`]);
+//! - `parse`: the line is parsed into a record ([`crate::alb::parse_into`]);
 //! - `filter`: the record goes through the request checks of the filter
 //!   ([`crate::mine::filter::Policy::admit_request`]);
 //! - unset: everything, as the shipped miner does.
 //!
 //! Why a feature and not a flag: the check costs an atomic load per line, and the shipped
-//! miner should carry neither that nor a way to write an empty list by mistake.
+//! miner should carry neither that nor a switch that makes it count nothing.
 
 use std::sync::OnceLock;
 
