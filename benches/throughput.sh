@@ -26,8 +26,9 @@
 #             timed run starts from a copy of that state
 #   --floor   also time, in every round, a build of the miner whose lines stop after a given
 #             step (`--features scan-floor`, built once under target/floor/; see
-#             src/mine/scan/floor.rs): inflate and cut lines only, + split, + parse, + the
-#             request filter; each is given as a ratio to libdeflate-gunzip, the floor any
+#             src/mine/scan/floor.rs): inflate and cut lines only, + fields 1-14 found by
+#             position (head; instead of the split), + split, + parse, + the request filter;
+#             each is given as a ratio to libdeflate-gunzip, the floor any
 #             miner with those steps sits on. These runs keep no request, so they end after the
 #             scan (exit 3, "no replayable request", expected) without the ~50 ms of work after it
 #
@@ -67,7 +68,7 @@ if [ -n "$floor" ]; then
   # Its own target folder, so that target/release keeps the shipped build (the first build
   # there is a cold one: ~5-7 minutes).
   CARGO_TARGET_DIR=target/floor cargo build --quiet --release --features scan-floor --bin greenlight-miner
-  floor_stages=(lines split parse filter)
+  floor_stages=(lines head split parse filter)
 fi
 mkdir -p target/throughput
 synth_fields=()

@@ -917,6 +917,10 @@ impl<'p> Worker<'p> {
         #[cfg(feature = "scan-floor")]
         match floor {
             floor::Floor::Lines => return Ok(()),
+            floor::Floor::Head => {
+                std::hint::black_box(floor::locate_head(line));
+                return Ok(());
+            }
             floor::Floor::Split => {
                 let mut fields = crate::alb::split::Fields::new(line);
                 let split = crate::alb::split::split_fields(line, &mut fields);
