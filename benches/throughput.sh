@@ -28,9 +28,9 @@
 #             step (`--features scan-floor`, built once under target/floor/; see
 #             src/mine/scan/floor.rs): inflate and cut lines only, + fields 1-14 found by
 #             position (head; instead of the split), + split, + parse, + the request filter;
-#             each is given as a ratio to libdeflate-gunzip, the floor any
-#             miner with those steps sits on. These runs keep no request, so they end after the
-#             scan (exit 3, "no replayable request", expected) without the ~50 ms of work after it
+#             each as a ratio to libdeflate-gunzip: the floor of any miner with those steps.
+#             These runs keep no request, so they end after the scan (exit 3, "no replayable
+#             request", expected) without the ~50 ms of work after it
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
 # ~16 MB (uncompressed; --object-mb) objects from 4 or more ALB nodes, and its long tail of URLs

@@ -19,7 +19,7 @@
 use std::sync::OnceLock;
 
 /// The last step a line gets in a floor run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Floor {
     Lines,
     Head,
