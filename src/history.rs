@@ -37,6 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 use flate2::Compression;
@@ -245,7 +246,7 @@ pub struct TallyWriter {
     gz: GzEncoder<Vec<u8>>,
     buf: Vec<u8>,
     prev: Vec<u8>,
-    agents: HashMap<Box<[u8]>, u64, foldhash::fast::FixedState>,
+    agents: HashMap<Arc<[u8]>, u64, foldhash::fast::FixedState>,
     full_ranks: bool,
     count: u64,
     hits: u64,
@@ -564,7 +565,7 @@ pub struct DayReader {
     day: NaiveDate,
     input: Input,
     key: Vec<u8>,
-    agents: Vec<Box<[u8]>>,
+    agents: Vec<Arc<[u8]>>,
     full_ranks: bool,
     count: u64,
     hits: u64,
