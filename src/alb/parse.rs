@@ -380,14 +380,25 @@ const IP_BYTE: [bool; 256] = {
 ///
 /// Inlined, with the rare general path out of line: called out of line, its 24-byte result
 /// came back through the stack, written in two parts and read in one, which stalls the load
-/// (no store-to-load forwarding), twice a line.
+/// (no store-to-load forwarding), twice a line. Both paths give the colon's place and the port
+/// ([`ColonPort`], returned in registers) and the result is built here, after they join: when
+/// they returned the whole `HostPort`, the compiler joined them through a stack slot, and the
+/// same stall came back on every line (a `perf annotate` put 4-5% of `Worker::line`'s
+/// samples on each of the two copies out of it).
 #[inline(always)]
 fn host_port<'a>(b: &'a [u8], rest: &[u8]) -> Option<HostPort<'a>> {
-    if let Some(decided) = host_port_short(b, rest) {
-        return decided;
-    }
-    host_port_any(b, rest)
+    let (colon, port) = match host_port_short(b, rest) {
+        Some(decided) => decided,
+        None => host_port_any(b, rest),
+    }?;
+    Some(HostPort {
+        ip: b.get(..colon as usize)?,
+        port,
+    })
 }
+
+/// Where the last colon of an `ip:port` field is, and the port's value.
+type ColonPort = (u32, u16);
 
 /// [`host_port`] for a field of at most 32 bytes with at least 32 bytes of the line from its
 /// start (every IPv4 `ip:port` but at a line's very end): `None` when it does not apply.
@@ -399,7 +410,7 @@ fn host_port<'a>(b: &'a [u8], rest: &[u8]) -> Option<HostPort<'a>> {
 /// byte. Not fewer instructions (~180 a field either way under callgrind), but criterion's
 /// `parse_lines` ran faster with it in alternating builds: 688, 692, 682 against 710, 693 us.
 #[inline(always)]
-fn host_port_short<'a>(b: &'a [u8], rest: &[u8]) -> Option<Option<HostPort<'a>>> {
+fn host_port_short(b: &[u8], rest: &[u8]) -> Option<Option<ColonPort>> {
     let len = b.len();
     let (Some(lo), Some(hi)) = (
         rest.first_chunk::<16>(),
@@ -432,18 +443,18 @@ fn host_port_short<'a>(b: &'a [u8], rest: &[u8]) -> Option<Option<HostPort<'a>>>
     if ip_bytes & before != before || port == 0 || digits & port != port {
         return Some(None);
     }
-    let (ip, digits) = b.split_at(colon);
-    let value = digits
-        .get(1..)
+    let value = b
+        .get(colon + 1..)
         .unwrap_or_default()
         .iter()
         .fold(0u32, |v, &d| v * 10 + u32::from(d - b'0'));
-    Some(u16::try_from(value).ok().map(|port| HostPort { ip, port }))
+    // The colon is within the first 32 bytes.
+    Some(u16::try_from(value).ok().map(|port| (colon as u32, port)))
 }
 
 /// [`host_port`] for any field.
 #[inline(never)]
-fn host_port_any<'a>(b: &'a [u8], rest: &[u8]) -> Option<HostPort<'a>> {
+fn host_port_any(b: &[u8], rest: &[u8]) -> Option<ColonPort> {
     // A port has at most 5 digits, so the last colon is in the last 6 bytes or the field is
     // bad: a short backward look, not a `memrchr` call (whose set-up costs more).
     let tail = b.len().saturating_sub(6);
@@ -463,10 +474,7 @@ fn host_port_any<'a>(b: &'a [u8], rest: &[u8]) -> Option<HostPort<'a>> {
         }
         value = value * 10 + u32::from(c - b'0');
     }
-    Some(HostPort {
-        ip,
-        port: u16::try_from(value).ok()?,
-    })
+    Some((u32::try_from(colon).ok()?, u16::try_from(value).ok()?))
 }
 
 /// Whether every byte of `ip` is an [`IP_BYTE`]; `rest` starts with `ip`.
@@ -536,6 +544,11 @@ fn status(b: &[u8]) -> Option<u16> {
 
 /// Splits field 13 as the format notes say: trim trailing spaces, method up to the first space,
 /// protocol after the last space, URL everything in between (raw spaces included).
+///
+/// Inlined, with the rare general path out of line, for the reason [`host_port`] is: called
+/// out of line, its 72-byte result came back through the stack and was copied into the record
+/// (loads of stores not yet done: a `perf annotate` put 5% of `Worker::line`'s samples there).
+#[inline(always)]
 fn split_request(raw: &[u8]) -> Request<'_> {
     let (method, url, protocol, three_parts) = match split_request_short(raw) {
         Some(parts) => parts,
@@ -566,7 +579,7 @@ type RequestParts<'a> = (&'a [u8], &'a [u8], &'a [u8], bool);
 /// Why: the general path walks to the first space and back from the end to the last one a
 /// byte at a time (~160 instructions a line under callgrind); here one compare of each end's
 /// 16 bytes gives both places.
-#[inline]
+#[inline(always)]
 fn split_request_short(raw: &[u8]) -> Option<RequestParts<'_>> {
     let (head, tail) = (raw.first_chunk::<16>()?, raw.last_chunk::<16>()?);
     let spaces = |chunk: &[u8; 16]| u8x16::new(*chunk).simd_eq(u8x16::splat(b' ')).to_bitmask();
@@ -589,6 +602,7 @@ fn split_request_short(raw: &[u8]) -> Option<RequestParts<'_>> {
 }
 
 /// The general way to [`split_request`]'s parts.
+#[inline(never)]
 fn split_request_any(raw: &[u8]) -> RequestParts<'_> {
     let end = raw.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
     let trimmed = raw.get(..end).unwrap_or_default();
@@ -786,7 +800,14 @@ mod tests {
                     String::from_utf8_lossy(&field)
                 );
             }
-            assert_eq!(host_port(&field, &line), host_port_any(&field, &line));
+            let any = host_port_any(&field, &line);
+            assert_eq!(
+                host_port(&field, &line),
+                any.map(|(colon, port)| HostPort {
+                    ip: &field[..colon as usize],
+                    port
+                })
+            );
         }
         assert!(
             decided > 50_000,
