@@ -48,7 +48,7 @@ pub struct UrlStats {
 pub struct SampledAgent {
     pub rank: u64,
     /// Printable ASCII, as decoded from the log (see [`usable_agent`]). Shared: a day's
-    /// agents are far fewer than the URLs that keep them (19 against 30,034 on the benchmark
+    /// agents are far fewer than the URLs that keep them (18 against 30,034 on the benchmark
     /// day), and a tally keeps one copy of each ([`AgentInterner`]), as a day file does.
     pub agent: Arc<[u8]>,
 }
@@ -119,12 +119,9 @@ impl UrlStats {
 
     /// [`UrlStats::offer_agent`] for an agent already judged usable and not a secret (by
     /// [`AgentInterner::judge`]): shared, not copied.
-    fn offer_judged_agent(&mut self, rank: u64, agent: &Arc<[u8]>) {
-        if self.agent_would_win(rank, agent) {
-            self.agent = Some(SampledAgent {
-                rank,
-                agent: Arc::clone(agent),
-            });
+    fn offer_judged_agent(&mut self, rank: u64, agent: Arc<[u8]>) {
+        if self.agent_would_win(rank, &agent) {
+            self.agent = Some(SampledAgent { rank, agent });
         }
     }
 
@@ -148,10 +145,7 @@ impl UrlStats {
         // the losing agent, whichever it is, stays with `other`.
         let mut agent = other.agent.take();
         let theirs_wins = agent.as_ref().is_some_and(|theirs| {
-            self.agent
-                .as_ref()
-                .is_none_or(|mine| (theirs.rank, &*theirs.agent) < (mine.rank, &*mine.agent))
-                && !looks_like_secret(&theirs.agent)
+            self.agent_would_win(theirs.rank, &theirs.agent) && !looks_like_secret(&theirs.agent)
         });
         if theirs_wins {
             std::mem::swap(&mut self.agent, &mut agent);
@@ -837,7 +831,7 @@ pub struct Tally {
 /// Why: a URL's kept agent changes about ln(hits) times over a day (82,075 times in all on
 /// the benchmark day, 1 thread, counted), and each change decoded and checked the agent,
 /// allocated a copy of it and freed the copy it replaced (a block long out of cache): 3% of a
-/// 1-thread run's CPU in a `perf` profile, for a day of 19 distinct agents. Bounded: agents
+/// 1-thread run's CPU in a `perf` profile, for a day of 18 distinct agents. Bounded: agents
 /// are chosen by whoever sends requests, and past [`INTERNED_AGENTS`] (or for agents logged
 /// longer than [`MAX_AGENT`]) they are judged and copied each time, as before.
 #[derive(Debug, Clone, Default)]
@@ -940,7 +934,7 @@ impl Tally {
             return;
         }
         if let Some(a) = self.agents.judge(logged) {
-            stats.offer_judged_agent(rank, &a);
+            stats.offer_judged_agent(rank, a);
         }
     }
 
