@@ -1,8 +1,10 @@
 //! The parallel scan: log objects -> gunzip -> lines -> records -> filter -> tally.
 //!
-//! Objects are scanned in parallel with rayon, each on one thread, but for the queue's last
-//! one: its lines are shared out in pieces with the threads that have run out of objects
-//! ([`Worker::scan_shared`]), so that the threads end together. An object of at most
+//! Objects are scanned in parallel with rayon, each on one thread, but at the end of the
+//! queue: the lines of the objects still being scanned are shared out in pieces with the
+//! threads that have run out of objects, a chunk at a time as ISA-L inflates them
+//! ([`Worker::scan_isal_shared`]; without ISA-L, the last object once inflated whole,
+//! [`Worker::scan_shared`]), so that the threads end together. An object of at most
 //! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole: a local one when its turn comes (mapped
 //! into memory, [`map_object`]), an S3 one fetched in the background a few objects ahead of it
 //! ([`ReadAhead`]), so that downloads overlap the scan. It is then inflated by ISA-L a chunk at
@@ -275,13 +277,13 @@ pub fn scan_objects(
                 tail: (threads >= 2).then_some(&tail),
                 ..Worker::new(policy)
             };
+            // While this worker scans objects, the workers out of objects wait for pieces it
+            // may offer (or for word that there will be none: also if this panics).
+            let scanning = w.tail.map(TailPieces::scanning);
             loop {
                 let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(obj) = order.get(at) else { break };
                 w.last_object = at + 1 == order.len();
-                // While the last object is read and inflated, the workers out of objects wait
-                // for its pieces (or for word that there will be none: also if this panics).
-                let _coming = w.tail.filter(|_| w.last_object).map(TailPieces::coming);
                 let fetched = ahead.as_ref().and_then(|a| a.take(at));
                 let was_fetched = fetched.is_some();
                 w.scan(obj, fetched);
@@ -291,6 +293,7 @@ pub fn scan_objects(
                 }
                 on_object_done(obj);
             }
+            drop(scanning);
             if let Some(tail) = w.tail {
                 w.help_with(tail);
             }
@@ -583,12 +586,15 @@ impl<'p> Worker<'p> {
     /// bytes, so it fails (or not) exactly as a streamed object would, keeping the lines before
     /// the damage.
     fn scan_bytes(&mut self, compressed: &[u8], key: &str, lines: &mut u64) -> Result<(), String> {
-        // ISA-L streams every object but the queue's last one, which is inflated whole to be
-        // shared out (see `scan_shared`).
-        let shares = self.last_object && self.tail.is_some();
-        if !shares && let Some(mut isal) = self.isal.take() {
+        // With ISA-L, objects are inflated a chunk at a time and shared out as they are
+        // inflated ([`Worker::scan_isal_shared`]); without it, the queue's last object is
+        // inflated whole to be shared out ([`Worker::scan_shared`]).
+        if let Some(mut isal) = self.isal.take() {
             self.stats.compressed_bytes += compressed.len() as u64;
-            let result = self.scan_isal(&mut isal, compressed, key, lines);
+            let result = match self.tail {
+                Some(tail) => self.scan_isal_shared(tail, &mut isal, compressed, key, lines),
+                None => self.scan_isal(&mut isal, compressed, key, lines),
+            };
             self.isal = Some(isal);
             return result;
         }
@@ -633,6 +639,111 @@ impl<'p> Worker<'p> {
             inflated: 0,
         };
         self.scan_stream(guarded, key, lines)
+    }
+
+    /// [`Worker::scan_isal`] for a run of two threads or more: the object is scanned a chunk
+    /// of whole lines at a time, and while another worker is out of objects
+    /// ([`Worker::help_with`]) each chunk goes to it as a [`Piece`] instead, and this worker
+    /// inflates the next one. Fails (or not) exactly as `scan_isal`: a damaged object keeps
+    /// the lines before the damage, a JSON first line fails it (that chunk is never given
+    /// away), and a line longer than [`MAX_LINE`] is counted once as too long (its first
+    /// `MAX_LINE + 1` bytes are kept for that, the rest dropped as it is read).
+    ///
+    /// Why: at the end of a run the workers ran out of objects one by one and waited for the
+    /// last one to finish its object. The queue's last object was shared out, but only once
+    /// libdeflate had inflated it whole: the others waited for that (12-15 ms of a 16 MB object
+    /// on the benchmark day; `perf` timelines of the 2-thread run), it went into 16 MB of
+    /// memory never touched before (~3,900 page faults, `perf record -e page-faults`), and a
+    /// worker whose own object was the one before the last still finished alone (gaps of
+    /// 6-10 ms). Here any object still being scanned feeds the idle workers, from its next
+    /// chunk on, and the chunk buffers are passed round.
+    fn scan_isal_shared(
+        &mut self,
+        tail: &TailPieces,
+        isal: &mut IsalInflater,
+        compressed: &[u8],
+        key: &str,
+        lines: &mut u64,
+    ) -> Result<(), String> {
+        let consumed = std::cell::Cell::new(0);
+        let mut stream = InflateGuard {
+            inner: isal.reader(compressed, &consumed),
+            compressed: &consumed,
+            inflated: 0,
+        };
+        let mut shared_key: Option<Arc<str>> = None;
+        let mut buf = chunk_buffer(std::mem::take(&mut self.buf));
+        // Bytes of `buf` in use: from 0, the start of a line (the end of the chunk before).
+        let mut end = 0;
+        // Inside a line longer than MAX_LINE, whose first MAX_LINE + 1 bytes are in `buf`.
+        let mut skipping = false;
+        // The first fill is one read, as a stream's first: a JSON first line is refused after
+        // the same inflated bytes.
+        let mut first_read = true;
+        let result = loop {
+            let (read, outcome) =
+                fill_chunk(&mut stream, &mut buf, &mut end, &mut skipping, first_read);
+            first_read = false;
+            self.stats.uncompressed_bytes += read;
+            let clean_end = matches!(outcome, Ok(true));
+            // What is scanned now: whole lines, and at the clean end the last line without
+            // its newline; the half line after them is carried to the next chunk.
+            let cut = if clean_end {
+                end
+            } else {
+                match memchr::memrchr(b'\n', &buf[..end]) {
+                    Some(i) => i + 1,
+                    // The first read ended inside the first line.
+                    None if outcome.is_ok() && end < buf.len() => continue,
+                    None if outcome.is_ok() => {
+                        // A full chunk without a newline: a line far longer than MAX_LINE.
+                        end = MAX_LINE + 1;
+                        skipping = true;
+                        continue;
+                    }
+                    None => 0,
+                }
+            };
+            let (carry, failed) = match outcome {
+                Err(e) => (0, Some(e)),
+                Ok(_) => (end - cut, None),
+            };
+            let json_first = *lines == 0 && buf.first() == Some(&b'{');
+            if cut > 0 && !json_first && tail.wants_piece() {
+                let piece_lines = memchr::memchr_iter(b'\n', &buf[..cut]).count() as u64
+                    + u64::from(buf[..cut].last().is_some_and(|&b| b != b'\n'));
+                let mut next = chunk_buffer(tail.spare());
+                next[..carry].copy_from_slice(&buf[cut..cut + carry]);
+                let key = shared_key.get_or_insert_with(|| Arc::from(key));
+                tail.offer_one(Piece {
+                    data: Arc::new(std::mem::replace(&mut buf, next)),
+                    range: 0..cut,
+                    lines_before: *lines,
+                    key: Arc::clone(key),
+                });
+                *lines += piece_lines;
+            } else {
+                if let Err(e) = self.scan_lines(&buf[..cut], key, lines) {
+                    break Err(e);
+                }
+                buf.copy_within(cut..cut + carry, 0);
+            }
+            if let Some(e) = failed {
+                if skipping {
+                    // A stream counts a too long line when its buffer fills with it.
+                    *lines += 1;
+                    self.stats.lines += 1;
+                    self.too_long(key, *lines);
+                }
+                break Err(describe_read_error(&e));
+            }
+            if clean_end {
+                break Ok(());
+            }
+            end = carry;
+        };
+        self.buf = buf;
+        result
     }
 
     /// Processes every line of an object's whole inflated bytes, exactly as
@@ -694,20 +805,27 @@ impl<'p> Worker<'p> {
         let own = first.next();
         tail.offer(first.rev());
         if let Some(piece) = own {
-            self.scan_piece(piece);
+            self.scan_piece(piece, tail);
         }
     }
 
-    /// Takes pieces of the last object ([`Worker::scan_shared`]) until none is left or coming.
-    /// Never waits on a worker that is not scanning: only on the one reading the last object.
+    /// Takes pieces that workers still scanning offer ([`Worker::scan_isal_shared`],
+    /// [`Worker::scan_shared`]) until none is left and no worker is scanning: never waits on a
+    /// worker that is not.
     fn help_with(&mut self, tail: &TailPieces) {
         let mut state = tail.lock();
+        state.helpers += 1;
+        // This worker reads no more objects: its chunk buffer can carry a piece.
+        if self.buf.len() == CHUNK {
+            state.spare.push(std::mem::take(&mut self.buf));
+        }
         loop {
             if let Some(piece) = state.pieces.pop() {
                 drop(state);
-                self.scan_piece(piece);
+                self.scan_piece(piece, tail);
                 state = tail.lock();
-            } else if !state.coming {
+            } else if state.scanning == 0 {
+                state.helpers -= 1;
                 return;
             } else {
                 state = tail
@@ -718,12 +836,17 @@ impl<'p> Worker<'p> {
         }
     }
 
-    fn scan_piece(&mut self, piece: Piece) {
+    /// Scans `piece`, then gives its buffer back to `tail` when it was the piece's alone.
+    fn scan_piece(&mut self, piece: Piece, tail: &TailPieces) {
         let mut lines = piece.lines_before;
         let data = piece.data.get(piece.range).unwrap_or_default();
-        // Only a JSON first line fails an object, and [`shareable`] leaves such objects whole.
+        // Only a JSON first line fails an object, and such objects are not shared out
+        // ([`shareable`], [`Worker::scan_isal_shared`]).
         let scanned = self.scan_lines(data, &piece.key, &mut lines);
         debug_assert!(scanned.is_ok());
+        if let Ok(buf) = Arc::try_unwrap(piece.data) {
+            tail.recycle(buf);
+        }
     }
 
     fn scan_streamed(&mut self, obj: &LogObject, lines: &mut u64) -> Result<(), String> {
@@ -1151,6 +1274,46 @@ fn map_object(file: &std::fs::File) -> Option<memmap2::Mmap> {
     unsafe { memmap2::MmapOptions::new().populate().map(file) }.ok()
 }
 
+/// `buf` when it is a chunk buffer ([`CHUNK`] bytes long), else a new one.
+fn chunk_buffer(buf: Vec<u8>) -> Vec<u8> {
+    if buf.len() == CHUNK {
+        buf
+    } else {
+        vec![0; CHUNK]
+    }
+}
+
+/// Reads `stream` into `buf` from `end` on, until `buf` is full (`Ok(false)`; after one read
+/// when `once`), the stream ends (`Ok(true)`) or fails; with the inflated bytes read. Inside
+/// a line longer than [`MAX_LINE`] (`skipping`, its first bytes kept) the bytes before its
+/// newline are dropped.
+fn fill_chunk(
+    stream: &mut impl Read,
+    buf: &mut [u8],
+    end: &mut usize,
+    skipping: &mut bool,
+    once: bool,
+) -> (u64, std::io::Result<bool>) {
+    let mut read = 0;
+    while *end < buf.len() && (read == 0 || !once) {
+        let n = match stream.read(&mut buf[*end..]) {
+            Ok(0) => return (read, Ok(true)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return (read, Err(e)),
+        };
+        read += n as u64;
+        if !*skipping {
+            *end += n;
+        } else if let Some(i) = memchr::memchr(b'\n', &buf[*end..*end + n]) {
+            buf.copy_within(*end + i..*end + n, *end);
+            *end += n - i;
+            *skipping = false;
+        }
+    }
+    (read, Ok(false))
+}
+
 /// Whether the last object may be shared out in pieces: big enough to be worth it, and not
 /// refused whole (an object whose first line is JSON fails, see [`Worker::line`]).
 fn shareable(data: &[u8]) -> bool {
@@ -1167,17 +1330,22 @@ struct TailPieces {
 struct TailState {
     /// Offered and not taken yet; taken from the end.
     pieces: Vec<Piece>,
-    /// The last object is being read and inflated: its pieces may come.
-    coming: bool,
+    /// Workers still scanning objects: pieces may come while there are any.
+    scanning: usize,
+    /// Workers out of objects, taking pieces ([`Worker::help_with`]).
+    helpers: usize,
+    /// Chunk buffers free to carry the next pieces ([`Worker::scan_isal_shared`]).
+    spare: Vec<Vec<u8>>,
 }
 
-/// Clears [`TailState::coming`] when dropped: once the last object is scanned (its pieces, if
-/// any, were offered before), or if its scan panics, so that no worker waits for ever.
-struct Coming<'t>(&'t TailPieces);
+/// A worker counted in [`TailState::scanning`], until it is dropped: when the worker has run
+/// out of objects (every piece it will offer was offered before), or if its scan panics, so
+/// that no worker waits for ever.
+struct Scanning<'t>(&'t TailPieces);
 
-impl Drop for Coming<'_> {
+impl Drop for Scanning<'_> {
     fn drop(&mut self) {
-        self.0.lock().coming = false;
+        self.0.lock().scanning -= 1;
         self.0.changed.notify_all();
     }
 }
@@ -1196,17 +1364,33 @@ impl TailPieces {
         TailPieces {
             state: std::sync::Mutex::new(TailState {
                 pieces: Vec::new(),
-                coming: false,
+                scanning: 0,
+                helpers: 0,
+                spare: Vec::new(),
             }),
             changed: std::sync::Condvar::new(),
         }
     }
 
-    /// The last object is taken: workers out of objects wait for its pieces until the guard
-    /// is dropped.
-    fn coming(&self) -> Coming<'_> {
-        self.lock().coming = true;
-        Coming(self)
+    /// A worker starts taking objects: workers out of objects wait for pieces until the guard
+    /// is dropped. (Counted when it starts, not from the start of the scan: a worker rayon
+    /// starts late, after the others ran out of objects, must not keep them waiting.)
+    fn scanning(&self) -> Scanning<'_> {
+        self.lock().scanning += 1;
+        Scanning(self)
+    }
+
+    /// Whether a worker out of objects would take a piece now: fewer pieces wait than there
+    /// are such workers (a worker still scanning its piece takes the next one then).
+    fn wants_piece(&self) -> bool {
+        let state = self.lock();
+        state.pieces.len() < state.helpers
+    }
+
+    /// Offers one piece ([`Worker::scan_isal_shared`]).
+    fn offer_one(&self, piece: Piece) {
+        self.lock().pieces.push(piece);
+        self.changed.notify_one();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, TailState> {
@@ -1215,12 +1399,21 @@ impl TailPieces {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Offers `pieces`, the first to be taken last: all the pieces that will come.
+    /// A free chunk buffer, or an empty `Vec` when there is none ([`chunk_buffer`]).
+    fn spare(&self) -> Vec<u8> {
+        self.lock().spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf`, a scanned piece's, for the next pieces when it is a chunk buffer.
+    fn recycle(&self, buf: Vec<u8>) {
+        if buf.len() == CHUNK {
+            self.lock().spare.push(buf);
+        }
+    }
+
+    /// Offers `pieces`, the first to be taken last ([`Worker::scan_shared`]).
     fn offer(&self, pieces: impl Iterator<Item = Piece>) {
-        let mut state = self.lock();
-        state.pieces.extend(pieces);
-        state.coming = false;
-        drop(state);
+        self.lock().pieces.extend(pieces);
         self.changed.notify_all();
     }
 }
@@ -1344,6 +1537,135 @@ mod tests {
         for c in [0, 1 << 10, 1 << 20, 5 << 20, 16 << 20] {
             let guard = INFLATE_FREE_BYTES + c as u64 * MAX_INFLATE_RATIO;
             assert!(whole_limit(c) as u64 <= guard, "{c}");
+        }
+    }
+
+    /// `n` replayable lines of 2026-03-03 over 50 URLs; line `i` (1-based) is replaced by
+    /// `special(i)` when it gives one.
+    fn object_lines(n: usize, special: impl Fn(usize) -> Option<Vec<u8>>) -> Vec<u8> {
+        let mut text = Vec::new();
+        for i in 1..=n {
+            match special(i) {
+                Some(line) => text.extend_from_slice(&line),
+                None => text.extend_from_slice(
+                    format!(
+                        "https 2026-03-03T19:35:{:02}.580623Z app/my-alb/22224b0b19c5314d \
+                         81.88.222.213:63695 10.0.2.109:8080 0.001 0.274 0.000 200 200 816 23602 \
+                         \"GET https://www.example.com:443/p/{}?q={i} HTTP/1.1\" \"Mozilla/5.0 \
+                         (Macintosh) Safari/605.1.15\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 \
+                         arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web-tg/\
+                         873ec1229f2b76f9 \"Root=1-69a737eb-2a839bcf269f5a8127ed8433\" \
+                         \"www.example.com\" \"session-reused\" 4 2026-03-03T19:35:06.705848Z \
+                         \"forward\" \"-\" \"-\" \"10.0.2.109:8080\" \"200\" \"-\" \"-\" \
+                         TID_a9b204b35cd1be7e81b6695401724246",
+                        i % 60,
+                        i % 50
+                    )
+                    .as_bytes(),
+                ),
+            }
+            text.push(b'\n');
+        }
+        text
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// What a scan of one object gave: its result, its line count, its figures and its tally
+    /// as a day file.
+    type Scanned = (Result<(), String>, u64, ScanStats, Vec<u8>);
+
+    fn scanned(result: Result<(), String>, lines: u64, w: Worker<'_>) -> Scanned {
+        let mut stats = w.stats;
+        stats.finish();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap();
+        let tally = crate::history::encode_day(day, &w.tally).unwrap();
+        (result, lines, stats, tally)
+    }
+
+    fn assert_same(a: &Scanned, b: &Scanned, case: &str) {
+        assert_eq!(a.0, b.0, "{case}: result");
+        assert_eq!(a.1, b.1, "{case}: lines");
+        let (sa, sb) = (&a.2, &b.2);
+        assert_eq!(sa.lines, sb.lines, "{case}: lines parsed");
+        assert_eq!(sa.uncompressed_bytes, sb.uncompressed_bytes, "{case}");
+        assert_eq!(sa.parse_errors, sb.parse_errors, "{case}");
+        assert_eq!(sa.parse_error_examples, sb.parse_error_examples, "{case}");
+        assert_eq!(sa.field_counts, sb.field_counts, "{case}");
+        assert_eq!(sa.rejected, sb.rejected, "{case}");
+        assert_eq!(sa.kept, sb.kept, "{case}");
+        assert_eq!(a.3, b.3, "{case}: the tally");
+    }
+
+    #[test]
+    fn an_object_shared_out_chunk_by_chunk_reads_as_one_worker_reads_it() {
+        let Some(mut isal) = IsalInflater::new() else {
+            panic!("libisal.so.2 is not installed (Debian: libisal2; `bash .ci/test` installs it)");
+        };
+        let policy = Policy::for_day(chrono::NaiveDate::from_ymd_opt(2026, 3, 3).unwrap());
+        // ~6 MB: a line of 19 fields in the first chunk and later ones, a line longer than
+        // MAX_LINE but shorter than a chunk, and one longer than a chunk (2.5 MiB).
+        let long = |i: usize| match i {
+            3 | 4_000 | 9_000 => Some(b"https 2026-03-03T00:00:00Z only a few fields".to_vec()),
+            2_000 => Some(vec![b'x'; MAX_LINE + 10]),
+            6_000 => Some(vec![b'y'; (5 << 20) / 2]),
+            _ => None,
+        };
+        let text = object_lines(10_000, long);
+        let whole = gzip(&text);
+        let json = gzip(&object_lines(5_000, |i| {
+            (i == 1).then(|| b"{\"a\": 1}".to_vec())
+        }));
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("whole", whole.clone()),
+            ("no newline at the end", gzip(&text[..text.len() - 1])),
+            (
+                "cut inside the long line",
+                whole[..whole.len() * 2 / 3].to_vec(),
+            ),
+            ("cut after it", whole[..whole.len() * 9 / 10].to_vec()),
+            ("JSON", json),
+        ];
+        for (case, gz) in cases {
+            let mut lines = 0;
+            let mut alone = Worker::new(&policy);
+            let result = alone.scan_isal(&mut isal, &gz, "k", &mut lines);
+            let alone = scanned(result, lines, alone);
+
+            // Shared: a helper waits for pieces before the object's scan starts.
+            let tail = TailPieces::new();
+            let scanning = tail.scanning();
+            let (shared, helper) = std::thread::scope(|s| {
+                let helper = s.spawn(|| {
+                    let mut h = Worker::new(&policy);
+                    h.help_with(&tail);
+                    h
+                });
+                while tail.lock().helpers == 0 {
+                    std::thread::yield_now();
+                }
+                let mut w = Worker::new(&policy);
+                let mut lines = 0;
+                let result = w.scan_isal_shared(&tail, &mut isal, &gz, "k", &mut lines);
+                drop(scanning);
+                let helper = helper.join().unwrap();
+                ((result, lines, w), helper)
+            });
+            let (result, lines, mut w) = shared;
+            if case != "JSON" {
+                assert!(helper.stats.lines > 0, "{case}: no piece was shared out");
+            }
+            w.tally.sort();
+            let mut helped = helper.tally;
+            helped.sort();
+            w.tally.merge(helped);
+            w.stats.merge(helper.stats);
+            assert_same(&alone, &scanned(result, lines, w), case);
         }
     }
 }
