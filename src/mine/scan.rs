@@ -3,7 +3,7 @@
 //! Objects are scanned in parallel with rayon, each on one thread, but at the end of the
 //! queue: the lines of the objects still being scanned are shared out in pieces with the
 //! threads that have run out of objects, a chunk at a time as ISA-L inflates them
-//! ([`Worker::scan_isal_shared`]; without ISA-L, the last object once inflated whole,
+//! ([`Worker::scan_stream_shared`]; without ISA-L, the last object once inflated whole,
 //! [`Worker::scan_shared`]), so that the threads end together. An object of at most
 //! [`WHOLE_OBJECT_MAX_COMPRESSED`] bytes is read whole: a local one when its turn comes (mapped
 //! into memory, [`map_object`]), an S3 one fetched in the background a few objects ahead of it
@@ -422,6 +422,20 @@ fn gunzip_guarded<'c, R: Read + 'c>(
     }
 }
 
+/// ISA-L's reader of the inflated bytes of `gz` ([`IsalInflater::reader`]) through the
+/// gzip-bomb guard; `consumed` counts the compressed bytes used.
+fn isal_guarded<'a>(
+    isal: &'a mut IsalInflater,
+    gz: &'a [u8],
+    consumed: &'a std::cell::Cell<u64>,
+) -> InflateGuard<'a, isal::IsalReader<'a>> {
+    InflateGuard {
+        inner: isal.reader(gz, consumed),
+        compressed: consumed,
+        inflated: 0,
+    }
+}
+
 /// Counts the bytes read from the underlying (compressed) stream.
 struct Counting<'c, R> {
     inner: R,
@@ -587,13 +601,17 @@ impl<'p> Worker<'p> {
     /// the damage.
     fn scan_bytes(&mut self, compressed: &[u8], key: &str, lines: &mut u64) -> Result<(), String> {
         // With ISA-L, objects are inflated a chunk at a time and shared out as they are
-        // inflated ([`Worker::scan_isal_shared`]); without it, the queue's last object is
+        // inflated ([`Worker::scan_stream_shared`]); without it, the queue's last object is
         // inflated whole to be shared out ([`Worker::scan_shared`]).
         if let Some(mut isal) = self.isal.take() {
             self.stats.compressed_bytes += compressed.len() as u64;
+            // Read as a streamed object is: a damaged one keeps its lines before the damage and
+            // fails with the same words.
+            let consumed = std::cell::Cell::new(0);
+            let stream = isal_guarded(&mut isal, compressed, &consumed);
             let result = match self.tail {
-                Some(tail) => self.scan_isal_shared(tail, &mut isal, compressed, key, lines),
-                None => self.scan_isal(&mut isal, compressed, key, lines),
+                Some(tail) => self.scan_stream_shared(tail, stream, key, lines),
+                None => self.scan_stream(stream, key, lines),
             };
             self.isal = Some(isal);
             return result;
@@ -622,32 +640,14 @@ impl<'p> Worker<'p> {
         result
     }
 
-    /// Scans an object's stored bytes inflated by ISA-L a chunk at a time ([`isal`]), through
-    /// the gzip-bomb guard, as a streamed object is scanned: a damaged one keeps its lines
-    /// before the damage and fails with the same words.
-    fn scan_isal(
-        &mut self,
-        isal: &mut IsalInflater,
-        compressed: &[u8],
-        key: &str,
-        lines: &mut u64,
-    ) -> Result<(), String> {
-        let consumed = std::cell::Cell::new(0);
-        let guarded = InflateGuard {
-            inner: isal.reader(compressed, &consumed),
-            compressed: &consumed,
-            inflated: 0,
-        };
-        self.scan_stream(guarded, key, lines)
-    }
-
-    /// [`Worker::scan_isal`] for a run of two threads or more: the object is scanned a chunk
-    /// of whole lines at a time, and while another worker is out of objects
-    /// ([`Worker::help_with`]) each chunk goes to it as a [`Piece`] instead, and this worker
-    /// inflates the next one. Fails (or not) exactly as `scan_isal`: a damaged object keeps
-    /// the lines before the damage, a JSON first line fails it (that chunk is never given
-    /// away), and a line longer than [`MAX_LINE`] is counted once as too long (its first
-    /// `MAX_LINE + 1` bytes are kept for that, the rest dropped as it is read).
+    /// [`Worker::scan_stream`] for a run of two threads or more (an object inflated by ISA-L,
+    /// [`isal_guarded`]): the object is scanned a chunk of whole lines at a time, and while
+    /// another worker is out of objects ([`Worker::help_with`]) each chunk goes to it as a
+    /// [`Piece`] instead, and this worker inflates the next one. Fails (or not) exactly as
+    /// `scan_stream`: a damaged object keeps the lines before the damage, a JSON first line
+    /// fails it (that chunk is never given away), and a line longer than [`MAX_LINE`] is
+    /// counted once as too long (its first `MAX_LINE + 1` bytes are kept for that, the rest
+    /// dropped as it is read).
     ///
     /// Why: at the end of a run the workers ran out of objects one by one and waited for the
     /// last one to finish its object. The queue's last object was shared out, but only once
@@ -657,20 +657,13 @@ impl<'p> Worker<'p> {
     /// worker whose own object was the one before the last still finished alone (gaps of
     /// 6-10 ms). Here any object still being scanned feeds the idle workers, from its next
     /// chunk on, and the chunk buffers are passed round.
-    fn scan_isal_shared(
+    fn scan_stream_shared(
         &mut self,
         tail: &TailPieces,
-        isal: &mut IsalInflater,
-        compressed: &[u8],
+        mut stream: impl Read,
         key: &str,
         lines: &mut u64,
     ) -> Result<(), String> {
-        let consumed = std::cell::Cell::new(0);
-        let mut stream = InflateGuard {
-            inner: isal.reader(compressed, &consumed),
-            compressed: &consumed,
-            inflated: 0,
-        };
         let mut shared_key: Option<Arc<str>> = None;
         let mut buf = chunk_buffer(std::mem::take(&mut self.buf));
         // Bytes of `buf` in use: from 0, the start of a line (the end of the chunk before).
@@ -809,7 +802,7 @@ impl<'p> Worker<'p> {
         }
     }
 
-    /// Takes pieces that workers still scanning offer ([`Worker::scan_isal_shared`],
+    /// Takes pieces that workers still scanning offer ([`Worker::scan_stream_shared`],
     /// [`Worker::scan_shared`]) until none is left and no worker is scanning: never waits on a
     /// worker that is not.
     fn help_with(&mut self, tail: &TailPieces) {
@@ -841,7 +834,7 @@ impl<'p> Worker<'p> {
         let mut lines = piece.lines_before;
         let data = piece.data.get(piece.range).unwrap_or_default();
         // Only a JSON first line fails an object, and such objects are not shared out
-        // ([`shareable`], [`Worker::scan_isal_shared`]).
+        // ([`shareable`], [`Worker::scan_stream_shared`]).
         let scanned = self.scan_lines(data, &piece.key, &mut lines);
         debug_assert!(scanned.is_ok());
         if let Ok(buf) = Arc::try_unwrap(piece.data) {
@@ -1334,7 +1327,7 @@ struct TailState {
     scanning: usize,
     /// Workers out of objects, taking pieces ([`Worker::help_with`]).
     helpers: usize,
-    /// Chunk buffers free to carry the next pieces ([`Worker::scan_isal_shared`]).
+    /// Chunk buffers free to carry the next pieces ([`Worker::scan_stream_shared`]).
     spare: Vec<Vec<u8>>,
 }
 
@@ -1387,7 +1380,7 @@ impl TailPieces {
         state.pieces.len() < state.helpers
     }
 
-    /// Offers one piece ([`Worker::scan_isal_shared`]).
+    /// Offers one piece ([`Worker::scan_stream_shared`]).
     fn offer_one(&self, piece: Piece) {
         self.lock().pieces.push(piece);
         self.changed.notify_one();
@@ -1634,7 +1627,9 @@ mod tests {
         for (case, gz) in cases {
             let mut lines = 0;
             let mut alone = Worker::new(&policy);
-            let result = alone.scan_isal(&mut isal, &gz, "k", &mut lines);
+            let consumed = std::cell::Cell::new(0);
+            let stream = isal_guarded(&mut isal, &gz, &consumed);
+            let result = alone.scan_stream(stream, "k", &mut lines);
             let alone = scanned(result, lines, alone);
 
             // Shared: a helper waits for pieces before the object's scan starts.
@@ -1651,7 +1646,9 @@ mod tests {
                 }
                 let mut w = Worker::new(&policy);
                 let mut lines = 0;
-                let result = w.scan_isal_shared(&tail, &mut isal, &gz, "k", &mut lines);
+                let consumed = std::cell::Cell::new(0);
+                let stream = isal_guarded(&mut isal, &gz, &consumed);
+                let result = w.scan_stream_shared(&tail, stream, "k", &mut lines);
                 drop(scanning);
                 let helper = helper.join().unwrap();
                 ((result, lines, w), helper)
