@@ -10,13 +10,12 @@
 //! ([`ReadAhead`]), so that downloads overlap the scan. It is then inflated by ISA-L a chunk at
 //! a time ([`isal`], where `libisal.so.2` is installed: the cheapest inflate there is, the lines
 //! read from the cache), or whole by libdeflate ([`inflate`]) into a buffer the thread reuses
-//! (elsewhere, and the queue's last object, to share it out); see [`Inflate`]. Larger objects
-//! are inflated as a
-//! stream (`MultiGzDecoder`: ALB objects may hold several gzip members) through a fixed-size
-//! buffer, and so are damaged ones libdeflate refuses. So memory is bounded by the number of
-//! threads, the size limit and the number of distinct URLs, never by the size of the input.
-//! Lines are parsed in place (no copy per line). Every thread keeps its own [`Tally`] and
-//! [`ScanStats`]; they are merged once at the end.
+//! (elsewhere; there the queue's last object too, to share it out); see [`Inflate`]. Larger
+//! objects are inflated as a stream (`MultiGzDecoder`: ALB objects may hold several gzip
+//! members) through a fixed-size buffer, and so are damaged ones libdeflate refuses. So memory
+//! is bounded by the number of threads, the size limit and the number of distinct URLs, never
+//! by the size of the input. Lines are parsed in place (no copy per line). Every thread keeps
+//! its own [`Tally`] and [`ScanStats`]; they are merged once at the end.
 //!
 //! A corrupt or truncated object does not stop the run: it is recorded as an
 //! [`ObjectFailure`] with its key, and the complete lines decoded before the damage are kept
@@ -1313,8 +1312,9 @@ fn shareable(data: &[u8]) -> bool {
     data.len() > 2 * PIECE && data.first() != Some(&b'{')
 }
 
-/// The last object's pieces, offered by the worker that scans it to the workers that have run
-/// out of objects ([`Worker::scan_shared`], [`Worker::help_with`]).
+/// Pieces of the objects still being scanned at the end of the queue, offered by the workers
+/// that scan them to the workers that have run out of objects ([`Worker::scan_stream_shared`],
+/// [`Worker::scan_shared`], [`Worker::help_with`]), and the chunk buffers passed round.
 struct TailPieces {
     state: std::sync::Mutex<TailState>,
     changed: std::sync::Condvar,
