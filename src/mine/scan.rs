@@ -594,10 +594,11 @@ impl<'p> Worker<'p> {
         }
     }
 
-    /// Inflates an object's stored bytes whole and scans its lines; an object libdeflate
-    /// refuses (damaged, or larger than the limit once inflated) is streamed from the same
-    /// bytes, so it fails (or not) exactly as a streamed object would, keeping the lines before
-    /// the damage.
+    /// Inflates an object's stored bytes and scans its lines: with ISA-L a chunk at a time
+    /// (shared out at the end of the queue on 2+ threads), else whole with libdeflate; an
+    /// object libdeflate refuses (damaged, or larger than the limit once inflated) is streamed
+    /// from the same bytes, so it fails (or not) exactly as a streamed object would, keeping
+    /// the lines before the damage.
     fn scan_bytes(&mut self, compressed: &[u8], key: &str, lines: &mut u64) -> Result<(), String> {
         // With ISA-L, objects are inflated a chunk at a time and shared out as they are
         // inflated ([`Worker::scan_stream_shared`]); without it, the queue's last object is
@@ -1265,6 +1266,10 @@ fn map_object(file: &std::fs::File) -> Option<memmap2::Mmap> {
     // the risk stated above.
     unsafe { memmap2::MmapOptions::new().populate().map(file) }.ok()
 }
+
+// A chunk without a newline holds a line too long to keep whole: its first MAX_LINE + 1 bytes
+// are kept in the chunk ([`Worker::scan_stream_shared`]).
+const _: () = assert!(MAX_LINE < CHUNK);
 
 /// `buf` when it is a chunk buffer ([`CHUNK`] bytes long), else a new one.
 fn chunk_buffer(buf: Vec<u8>) -> Vec<u8> {
