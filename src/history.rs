@@ -1267,9 +1267,10 @@ mod tests {
                     ..Default::default()
                 };
                 u.stats.hits = i;
-                // Spilled counts and an agent count too.
-                for code in 200..200 + (i as u16 % 6) {
-                    u.stats.statuses.add(code, 1);
+                // Spilled counts (five codes past 255: narrow entries, four inline) and an agent
+                // count too.
+                for k in 0..i as u16 % 6 {
+                    u.stats.statuses.add(200 + 100 * k, 1);
                 }
                 u.stats.agent = (i % 2 == 0).then(|| crate::mine::tally::SampledAgent {
                     rank: i,

@@ -242,30 +242,34 @@ impl CountKey for u8 {
 }
 
 /// Counts per small key (a status code, a latency bucket), sorted by key, each pair packed in
-/// one `u32` (key in the top 12 bits, count in the low 20) while every count fits, else in one
-/// `u64` (key in the top 16 bits, count in the low 48), and grown one entry at a time.
+/// one `u16` (key in the top 8 bits, count in the low 8) while every key and count fits, else
+/// in one `u32` (key 12 bits, count 20), else in one `u64` (key 16 bits, count 48), and grown
+/// one entry at a time.
 ///
 /// Why: every URL carries two of these in every thread's tally, and they are the only part of
 /// a URL's entry that grows with the volume of logs (more hits fill more latency buckets and
 /// meet rarer statuses). As `Vec<(u8, u64)>` with doubling growth they were 16 bytes an entry
 /// plus up to half again of slack, and peak RSS for 10 GiB of logs was 1.19 times that for
-/// 1 GiB with the same URLs; packed in a `u64` and exact, 1.08. Once the scan's own buffers
-/// shrank (ISA-L, a chunk at a time), that growth was 1.10 of the smaller peak: a `u32` an
-/// entry halves it. A count past 2^20 - 1 (a million hits of one URL in one bucket) widens the
-/// whole set to `u64`s; a wide count saturates at 2^48 - 1.
+/// 1 GiB with the same URLs; packed in a `u64` and exact, 1.08; in a `u32`, 1.10 of a peak
+/// 13 MB smaller (the scan's buffers had shrunk). On the 10 GiB benchmark day every URL's
+/// latency histogram holds ~15 buckets in each thread's tally, with rarely more than 255 hits
+/// in one (39 URLs of 30,039 widen past `u16`): in `u16`s those blocks take half the memory
+/// (1.77 -> 0.89 MB a thread at the end of the scan; the heap in use 10.96 -> 9.40 MB), and
+/// the peak RSS fell from 52.2 to 50.9 MB. A key or count that does not fit widens the whole
+/// set (a status code past 255 starts at `u32`); a wide count saturates at 2^48 - 1.
 ///
-/// The first entries live inside the struct (4 narrow or [`INLINE_COUNTS`] wide: a `SmallVec`
-/// with its `union` layout is 24 bytes, as a `Vec` is, and the width takes 8 more): most URLs
-/// meet one or two statuses, and the scan then counts a hit without following a pointer to a
-/// heap block that is rarely in cache.
+/// The first entries live inside the struct (8 tiny, 4 narrow or [`INLINE_COUNTS`] wide: a
+/// `SmallVec` with its `union` layout is 24 bytes, as a `Vec` is, and the width takes 8 more):
+/// most URLs meet one or two statuses and a few latency buckets, and the scan then counts a
+/// hit without following a pointer to a heap block that is rarely in cache.
 pub struct Counts<K> {
     packed: Packed,
     key: std::marker::PhantomData<K>,
 }
 
-/// The entries of a [`Counts`], narrow while they fit.
-#[derive(Clone)]
+/// The entries of a [`Counts`], as narrow as they fit.
 enum Packed {
+    Tiny(SmallVec<[u16; 8]>),
     Narrow(SmallVec<[u32; 4]>),
     Wide(SmallVec<[u64; INLINE_COUNTS]>),
 }
@@ -278,6 +282,20 @@ trait Entry: Copy {
     fn key(self) -> u64;
     fn count(self) -> u64;
     fn of(key: u64, count: u64) -> Self;
+}
+
+impl Entry for u16 {
+    const MAX_COUNT: u64 = (1 << 8) - 1;
+    const MAX_KEY: u64 = (1 << 8) - 1;
+    fn key(self) -> u64 {
+        u64::from(self >> 8)
+    }
+    fn count(self) -> u64 {
+        u64::from(self) & Self::MAX_COUNT
+    }
+    fn of(key: u64, count: u64) -> Self {
+        (key << 8 | count) as u16
+    }
 }
 
 impl Entry for u32 {
@@ -309,7 +327,7 @@ impl Entry for u64 {
 }
 
 /// Adds `n` to `key`'s count in `v`; `false` (nothing changed) when the result does not fit
-/// an entry of `v`'s width and the width is narrow (wide counts saturate).
+/// an entry of `v`'s width and the width is not the widest (wide counts saturate).
 fn add_to<A: smallvec::Array>(v: &mut SmallVec<A>, key: u64, n: u64) -> bool
 where
     A::Item: Entry,
@@ -338,7 +356,7 @@ where
 
 /// Adds every count of `other` into `v` (both sorted by key), in place from the back, into
 /// `v`'s block grown to exactly the union's size; `false` (nothing changed) when a sum does not
-/// fit a narrow entry. `other`'s keys fit `v`'s width (the caller widens first).
+/// fit an entry of `v`'s width. `other` is no wider than `v` (the caller widens first).
 ///
 /// Why not [`add_to`] in a loop: merging tallies (the scan threads', the window's days) meets
 /// the same URL's counts again and again, and adding searches for each key and grows the heap
@@ -405,83 +423,131 @@ where
 impl<K> Default for Counts<K> {
     fn default() -> Self {
         Counts {
-            packed: Packed::Narrow(SmallVec::new()),
+            packed: Packed::Tiny(SmallVec::new()),
             key: std::marker::PhantomData,
         }
     }
 }
 
+/// Copies are exact too: `SmallVec`'s own `clone` and `clone_from` round a heap block up to
+/// a power of two (12 entries into 16), which the window's records, copied from the day files
+/// URL by URL, would keep.
 impl<K> Clone for Counts<K> {
     fn clone(&self) -> Self {
+        let packed = match &self.packed {
+            Packed::Tiny(v) => Packed::Tiny(SmallVec::from_slice(v)),
+            Packed::Narrow(v) => Packed::Narrow(SmallVec::from_slice(v)),
+            Packed::Wide(v) => Packed::Wide(SmallVec::from_slice(v)),
+        };
         Counts {
-            packed: self.packed.clone(),
+            packed,
             key: std::marker::PhantomData,
         }
     }
 
-    /// Reuses the allocation (the window's streaming merge copies records into reused ones).
+    /// Reuses the allocation when it is big enough (the window's streaming merge copies
+    /// records into reused ones), else grows it exactly.
     fn clone_from(&mut self, source: &Self) {
+        fn copy<A: smallvec::Array>(a: &mut SmallVec<A>, b: &[A::Item])
+        where
+            A::Item: Copy,
+        {
+            a.clear();
+            a.reserve_exact(b.len());
+            a.extend_from_slice(b);
+        }
         match (&mut self.packed, &source.packed) {
-            (Packed::Narrow(a), Packed::Narrow(b)) => a.clone_from(b),
-            (Packed::Wide(a), Packed::Wide(b)) => a.clone_from(b),
-            (a, b) => *a = b.clone(),
+            (Packed::Tiny(a), Packed::Tiny(b)) => copy(a, b),
+            (Packed::Narrow(a), Packed::Narrow(b)) => copy(a, b),
+            (Packed::Wide(a), Packed::Wide(b)) => copy(a, b),
+            _ => *self = source.clone(),
         }
     }
 }
 
-/// Wide entries a [`Counts`] holds without a heap block (narrow ones: twice as many).
+/// Wide entries a [`Counts`] holds without a heap block (narrow ones: twice as many, tiny ones
+/// four times).
 pub const INLINE_COUNTS: usize = 2;
 
 const COUNT_BITS: u32 = 48;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 
 impl<K: CountKey> Counts<K> {
-    /// Adds `n` to `key`'s count (inserting it in order when new).
+    /// Adds `n` to `key`'s count (inserting it in order when new), widening the entries
+    /// first if the key or the sum does not fit them.
+    #[inline]
     pub fn add(&mut self, key: K, n: u64) {
         let key = u64::from(key.to_bits());
-        if let Packed::Narrow(v) = &mut self.packed
-            && add_to(v, key, n)
-        {
-            return;
+        if !self.add_bits(key, n) {
+            self.add_widening(key, n);
         }
-        add_to(self.wide(), key, n);
+    }
+
+    /// [`Counts::add`] at the present width; `false` (nothing changed) when it does not fit.
+    #[inline]
+    fn add_bits(&mut self, key: u64, n: u64) -> bool {
+        match &mut self.packed {
+            Packed::Tiny(v) => add_to(v, key, n),
+            Packed::Narrow(v) => add_to(v, key, n),
+            Packed::Wide(v) => add_to(v, key, n),
+        }
+    }
+
+    /// [`Counts::add`] of a key or a sum too big for the present width (rare: once a URL at
+    /// most twice).
+    #[cold]
+    #[inline(never)]
+    fn add_widening(&mut self, key: u64, n: u64) {
+        while !self.add_bits(key, n) {
+            self.widen();
+        }
     }
 
     /// Adds every count of `other` (as [`Counts::add`] of each, in one pass over both: see
-    /// [`merge_into`]).
+    /// [`merge_into`]), widening the entries first to `other`'s width, and further if a sum
+    /// does not fit them.
     pub fn merge(&mut self, other: &Self) {
-        match (&mut self.packed, &other.packed) {
-            (Packed::Narrow(a), Packed::Narrow(b)) => {
-                if !merge_into(a, b) {
-                    merge_into(self.wide(), b);
-                }
+        loop {
+            let done = match (&mut self.packed, &other.packed) {
+                (Packed::Tiny(a), Packed::Tiny(b)) => merge_into(a, b),
+                (Packed::Narrow(a), Packed::Tiny(b)) => merge_into(a, b),
+                (Packed::Narrow(a), Packed::Narrow(b)) => merge_into(a, b),
+                (Packed::Wide(a), Packed::Tiny(b)) => merge_into(a, b),
+                (Packed::Wide(a), Packed::Narrow(b)) => merge_into(a, b),
+                (Packed::Wide(a), Packed::Wide(b)) => merge_into(a, b),
+                // `other` is wider: widen to it.
+                (Packed::Tiny(_), _) | (Packed::Narrow(_), Packed::Wide(_)) => false,
+            };
+            if done {
+                return;
             }
-            (Packed::Wide(a), Packed::Narrow(b)) => {
-                merge_into(a, b);
-            }
-            (_, Packed::Wide(b)) => {
-                merge_into(self.wide(), b);
-            }
+            self.widen();
         }
     }
 
-    /// The entries, widened first if they are narrow.
-    fn wide(&mut self) -> &mut SmallVec<[u64; INLINE_COUNTS]> {
-        if let Packed::Narrow(v) = &self.packed {
-            let mut wide = SmallVec::with_capacity(v.len());
-            wide.extend(v.iter().map(|&e| u64::of(e.key(), e.count())));
-            self.packed = Packed::Wide(wide);
+    /// The entries one width wider (wide ones stay as they are: a wide add or merge never
+    /// fails, so the loops above end).
+    fn widen(&mut self) {
+        fn to<A: smallvec::Array, B: Entry>(v: &[B]) -> SmallVec<A>
+        where
+            A::Item: Entry,
+        {
+            let mut wider = SmallVec::with_capacity(v.len());
+            wider.extend(v.iter().map(|&e| A::Item::of(e.key(), e.count())));
+            wider
         }
-        match &mut self.packed {
-            Packed::Wide(v) => v,
-            Packed::Narrow(_) => unreachable!("widened above"),
-        }
+        self.packed = match &self.packed {
+            Packed::Tiny(v) => Packed::Narrow(to(v)),
+            Packed::Narrow(v) => Packed::Wide(to(v)),
+            Packed::Wide(_) => return,
+        };
     }
 
     /// Entries its storage holds (inline or in its block), and whether it has a block.
     #[cfg(test)]
     fn capacity(&self) -> (usize, bool) {
         match &self.packed {
+            Packed::Tiny(v) => (v.capacity(), v.spilled()),
             Packed::Narrow(v) => (v.capacity(), v.spilled()),
             Packed::Wide(v) => (v.capacity(), v.spilled()),
         }
@@ -491,6 +557,7 @@ impl<K: CountKey> Counts<K> {
     #[inline]
     fn prefetch_block(&self) {
         match &self.packed {
+            Packed::Tiny(v) if v.spilled() => prefetch(&v[0]),
             Packed::Narrow(v) if v.spilled() => prefetch(&v[0]),
             Packed::Wide(v) if v.spilled() => prefetch(&v[0]),
             _ => {}
@@ -499,19 +566,21 @@ impl<K: CountKey> Counts<K> {
 
     /// `(key, count)` in key order.
     pub fn iter(&self) -> impl Iterator<Item = (K, u64)> + Clone + '_ {
-        let (narrow, wide): (&[u32], &[u64]) = match &self.packed {
-            Packed::Narrow(v) => (v, &[]),
-            Packed::Wide(v) => (&[], v),
+        let (tiny, narrow, wide): (&[u16], &[u32], &[u64]) = match &self.packed {
+            Packed::Tiny(v) => (v, &[], &[]),
+            Packed::Narrow(v) => (&[], v, &[]),
+            Packed::Wide(v) => (&[], &[], v),
         };
         let pair = |key: u64, count: u64| (K::from_bits(key as u16), count);
-        narrow
-            .iter()
+        tiny.iter()
             .map(move |e| pair(e.key(), e.count()))
+            .chain(narrow.iter().map(move |e| pair(e.key(), e.count())))
             .chain(wide.iter().map(move |e| pair(e.key(), e.count())))
     }
 
     pub fn len(&self) -> usize {
         match &self.packed {
+            Packed::Tiny(v) => v.len(),
             Packed::Narrow(v) => v.len(),
             Packed::Wide(v) => v.len(),
         }
@@ -520,6 +589,7 @@ impl<K: CountKey> Counts<K> {
     /// Bytes of its heap block (none while its entries fit inline).
     pub fn heap_bytes(&self) -> usize {
         match &self.packed {
+            Packed::Tiny(v) if v.spilled() => v.capacity() * std::mem::size_of::<u16>(),
             Packed::Narrow(v) if v.spilled() => v.capacity() * std::mem::size_of::<u32>(),
             Packed::Wide(v) if v.spilled() => v.capacity() * std::mem::size_of::<u64>(),
             _ => 0,
@@ -533,6 +603,7 @@ impl<K: CountKey> Counts<K> {
     /// Empties it, keeping the allocation.
     pub fn clear(&mut self) {
         match &mut self.packed {
+            Packed::Tiny(v) => v.clear(),
             Packed::Narrow(v) => v.clear(),
             Packed::Wide(v) => v.clear(),
         }
@@ -1382,6 +1453,86 @@ mod tests {
         assert_eq!(copy, wide);
         copy.clone_from(&narrow);
         assert_eq!(copy, narrow);
+    }
+
+    #[test]
+    fn tiny_entries_hold_eight_inline_and_widen_keeping_every_count() {
+        // Eight latency buckets with small counts: no heap block; the ninth spills.
+        let mut c = Counts::<u8>::default();
+        for k in (0..8u8).rev() {
+            c.add(k * 30, u64::from(k) + 1);
+        }
+        assert!(matches!(c.packed, Packed::Tiny(_)));
+        assert_eq!(c.capacity(), (8, false));
+        c.add(250, 255);
+        assert_eq!(c.capacity(), (9, true), "grown one entry at a time");
+        assert!(matches!(c.packed, Packed::Tiny(_)));
+        // A count past 255 widens the whole set to narrow entries, every count kept.
+        c.add(30, 254);
+        assert!(matches!(c.packed, Packed::Narrow(_)));
+        let mut want: Vec<(u8, u64)> = (0..8u8).map(|k| (k * 30, u64::from(k) + 1)).collect();
+        want[1].1 += 254;
+        want.push((250, 255));
+        assert_eq!(c, want);
+        // A key past 255 (a status code) starts narrow; one that fits stays tiny.
+        let mut s = Counts::<u16>::default();
+        s.add(200, 3);
+        assert!(matches!(s.packed, Packed::Tiny(_)));
+        s.add(404, 1);
+        assert!(matches!(s.packed, Packed::Narrow(_)));
+        assert_eq!(s, vec![(200, 3), (404, 1)]);
+        // A first count past a narrow entry goes from tiny straight to wide.
+        let mut w = Counts::<u8>::default();
+        w.add(1, 1);
+        w.add(2, 1 << 40);
+        assert!(matches!(w.packed, Packed::Wide(_)));
+        assert_eq!(w, vec![(1, 1), (2, 1 << 40)]);
+    }
+
+    #[test]
+    fn counts_of_every_width_merge_as_they_add() {
+        // Sets of each width, and sets whose sums outgrow their width when merged: merging
+        // any into any gives what adding each count one by one gives, and merging stays exact.
+        let sets: Vec<Counts<u16>> = vec![
+            [(1, 1), (7, 200), (9, 3)].into_iter().collect(),
+            [(7, 100), (8, 1), (200, 255)].into_iter().collect(),
+            (0..12u16).map(|k| (k * 20, 1)).collect(),
+            [(7, 300), (404, 2)].into_iter().collect(),
+            [(1, (1 << 20) - 1), (500, 1)].into_iter().collect(),
+            [(7, 1 << 30), (9, 1)].into_iter().collect(),
+            Counts::default(),
+        ];
+        let widths: Vec<u8> = sets
+            .iter()
+            .map(|c| match c.packed {
+                Packed::Tiny(_) => 0,
+                Packed::Narrow(_) => 1,
+                Packed::Wide(_) => 2,
+            })
+            .collect();
+        assert_eq!(widths, [0, 0, 0, 1, 1, 2, 0], "every width is met");
+        for (i, a) in sets.iter().enumerate() {
+            let mut into_small = Counts::default();
+            into_small.clone_from(a);
+            for copy in [a.clone(), into_small] {
+                assert_eq!(copy, *a);
+                let (capacity, spilled) = copy.capacity();
+                assert!(!spilled || capacity == a.len(), "a copy of {i} is exact");
+            }
+        }
+        for (i, a) in sets.iter().enumerate() {
+            for (j, b) in sets.iter().enumerate() {
+                let mut merged = a.clone();
+                merged.merge(b);
+                let mut added = a.clone();
+                for (k, n) in b.iter() {
+                    added.add(k, n);
+                }
+                assert_eq!(merged.to_vec(), added.to_vec(), "{i} into {j}");
+                let (capacity, spilled) = merged.capacity();
+                assert!(!spilled || capacity == merged.len(), "{i} into {j}: exact");
+            }
+        }
     }
 
     #[test]
