@@ -1528,9 +1528,9 @@ mod tests {
                 for (k, n) in b.iter() {
                     added.add(k, n);
                 }
-                assert_eq!(merged.to_vec(), added.to_vec(), "{i} into {j}");
+                assert_eq!(merged.to_vec(), added.to_vec(), "{j} into {i}");
                 let (capacity, spilled) = merged.capacity();
-                assert!(!spilled || capacity == merged.len(), "{i} into {j}: exact");
+                assert!(!spilled || capacity == merged.len(), "{j} into {i}: exact");
             }
         }
     }
