@@ -357,8 +357,11 @@ pub fn check_origin_form(raw: &[u8]) -> Result<String, &'static str> {
 /// miner's own rules (query keys, `;jsessionid=`, JWTs, AWS key ids): such a URL is never
 /// replayed nor shown, whoever wrote the list.
 pub fn target_has_credential(target: &str) -> bool {
-    let url = format!("http://list.invalid{target}");
-    let mut scratch = Vec::new();
+    // Joined by hand: `format!` cost more than the rest of the list's line (callgrind).
+    let mut url = String::with_capacity(19 + target.len());
+    url.push_str("http://list.invalid");
+    url.push_str(target);
+    let mut scratch = Vec::with_capacity(url.len() + 16);
     let opts = crate::mine::normalize::NormalizeOptions {
         keep_tracking: true,
     };

@@ -425,18 +425,21 @@ pub fn describe(u: &UrlResult) -> String {
 /// (digits, long hex, UUIDs) become `{id}`.
 pub fn route_template(target: &str) -> String {
     let path = target.split('?').next().unwrap_or(target);
-    path.split('/')
-        .map(|seg| {
-            let digits = seg.bytes().filter(u8::is_ascii_digit).count();
-            let is_id = !seg.is_empty()
-                && (seg.bytes().all(|b| b.is_ascii_digit())
-                    || (seg.len() >= 8
-                        && digits > 0
-                        && seg.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')));
-            if is_id { "{id}" } else { seg }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    // Written segment by segment into one string (once per URL; collecting the segments and
+    // joining them cost three allocations).
+    let mut out = String::with_capacity(path.len() + 8);
+    for (i, seg) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let is_id = !seg.is_empty()
+            && (seg.bytes().all(|b| b.is_ascii_digit())
+                || (seg.len() >= 8
+                    && seg.bytes().any(|b| b.is_ascii_digit())
+                    && seg.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')));
+        out.push_str(if is_id { "{id}" } else { seg });
+    }
+    out
 }
 
 fn xml(s: &str) -> String {
@@ -470,6 +473,13 @@ mod tests {
         );
         assert_eq!(route_template("/about/team"), "/about/team");
         assert_eq!(route_template("/"), "/");
+        // Empty segments stay; hex needs a digit and eight characters to be an id.
+        assert_eq!(route_template("/a//7/"), "/a//{id}/");
+        assert_eq!(
+            route_template("/deadbeef/deadbee1/1a2b"),
+            "/deadbeef/{id}/1a2b"
+        );
+        assert_eq!(route_template("/x?/1"), "/x");
     }
 
     #[test]
