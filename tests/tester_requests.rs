@@ -121,6 +121,64 @@ fn rps_cap_and_deadline() {
     assert!(r.counts["pass"] > 0, "{}", r.summary());
 }
 
+#[test]
+fn threads_share_the_list_and_each_url_is_sent_once_with_its_own_host() {
+    // The body names the URL, so each answer can be matched to its request.
+    let green = Recorder::start(|r| Canned::new(200, r.path.clone()));
+    let hosts = ["a.example.com", "b.example.com:8080", ""];
+    let mut list = String::from("path,host\n");
+    for i in 0..300 {
+        list.push_str(&format!("/t/{i},{}\n", hosts[i % 3]));
+    }
+    let mut c = cfg(&green);
+    c.threads = 3;
+    c.concurrency = 8;
+    let r = run(&c, &list);
+    assert!(r.passed, "{}", r.summary());
+    assert_eq!(r.urls.len(), 300);
+    let mut seen = std::collections::HashSet::new();
+    for req in green.take() {
+        let i: usize = req.path.trim_start_matches("/t/").parse().unwrap();
+        assert!(seen.insert(i), "{} sent twice", req.path);
+        // Hosts alternate URL by URL: each request carries its own, none a cached one's.
+        let want = match hosts[i % 3] {
+            "" => green.url().trim_start_matches("http://").to_string(),
+            h => h.to_string(),
+        };
+        assert_eq!(req.header("host"), Some(want.as_str()), "{}", req.path);
+    }
+    assert_eq!(seen.len(), 300);
+    // Results come back in list order, each with its own answer.
+    let body_of = |i: usize| {
+        let mut one = cfg(&green);
+        one.concurrency = 1;
+        let r = run(&one, &format!("path\n/t/{i}\n"));
+        r.urls[0].green.as_ref().unwrap().body_sha256.clone()
+    };
+    for i in [0, 1, 2, 151, 299] {
+        let u = &r.urls[i];
+        assert_eq!(u.target, format!("/t/{i}"));
+        assert_eq!(
+            u.green.as_ref().unwrap().body_sha256,
+            body_of(i),
+            "{}",
+            u.target
+        );
+    }
+    assert!(r.urls[0].green.as_ref().unwrap().body_sha256 != body_of(1));
+
+    // No thread can be asked for: an error before any request.
+    green.take();
+    c.threads = 0;
+    let l = read_list(list.as_bytes()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert!(rt.block_on(check_list(&c, l, &mut |_, _| {})).is_err());
+    assert!(green.take().is_empty());
+}
+
 /// A bare HTTP/1.1 server on loopback: answers the first request on each connection with a
 /// keep-alive `200 ok` (no `Connection: close`), then closes the connection when the next
 /// request arrives, without answering it, as a server does that drops an idle keep-alive

@@ -52,11 +52,11 @@ struct Args {
     #[arg(long, env = "GREENLIGHT_CONCURRENCY", default_value_t = DEFAULT_CONCURRENCY)]
     concurrency: usize,
 
-    /// Threads that drive the requests (default 1). One thread keeps tens of thousands of
-    /// requests a second in flight, far more than a test listener is asked for; more threads
-    /// only add cross-thread wake-ups (measured: see the README's tester benchmark), unless
-    /// TLS handshakes to many connections dominate.
-    #[arg(long, env = "GREENLIGHT_TESTER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Threads that drive the requests, 0 (the default) for one per core. The URLs in flight
+    /// are dealt out to the threads, each running its own share of connections (nothing is
+    /// handed between threads); one thread keeps tens of thousands of requests a second in
+    /// flight, and a second one lets the tester use the other core against a fast server.
+    #[arg(long, env = "GREENLIGHT_TESTER_THREADS", default_value_t = 0)]
     threads: u16,
 
     /// Cap on requests per second over all listeners.
@@ -157,6 +157,10 @@ fn settings(args: &Args, legacy_env: bool) -> Result<(CheckConfig, ListSource), 
         .map_err(|e| format!("baseline: {e}"))?;
     cfg.threshold = threshold;
     cfg.concurrency = args.concurrency;
+    cfg.threads = match args.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => usize::from(n),
+    };
     cfg.deadline = secs("deadline", args.deadline)?;
     cfg.probe = ProbeSettings {
         timeout: secs("timeout", args.timeout)?,
@@ -278,15 +282,11 @@ async fn run_cli(args: Args) -> u8 {
 fn main() -> ExitCode {
     greenlight::init_logging();
     let args = Args::parse();
-    // One thread: the runtime runs every task on this one (no worker thread to wake).
-    let mut builder = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(usize::from(args.threads));
-        b
-    };
-    let rt = match builder.enable_all().build() {
+    // One thread here; with `--threads N` the check adds N - 1 of its own (CheckConfig::threads).
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("greenlight-tester: cannot start the runtime: {e}");

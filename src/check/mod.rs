@@ -142,6 +142,12 @@ pub struct CheckConfig {
     pub deadline: Duration,
     /// Percent of counted URLs that must pass; `None`: 99 with a baseline, 95 without.
     pub threshold: Option<f64>,
+    /// Threads that drive the requests. The workers (one per URL in flight) are dealt out to
+    /// this many single-threaded runtimes, the caller's and `threads - 1` of their own, each
+    /// driving its own workers' connections: no task and no socket is ever handed from one
+    /// thread to another (a work-stealing runtime's wake-ups across threads cost more than a
+    /// second thread gave: see the README's tester benchmark).
+    pub threads: usize,
 }
 
 impl CheckConfig {
@@ -154,6 +160,7 @@ impl CheckConfig {
             concurrency: DEFAULT_CONCURRENCY,
             deadline: Duration::from_secs(600),
             threshold: None,
+            threads: 1,
         }
     }
 
@@ -174,6 +181,9 @@ impl CheckConfig {
             return Err(CheckError::Settings(
                 "concurrency must be at least 1".into(),
             ));
+        }
+        if self.threads == 0 {
+            return Err(CheckError::Settings("threads must be at least 1".into()));
         }
         if self.probe.rps.is_some_and(|r| r.is_nan() || r <= 0.0) {
             return Err(CheckError::Settings("rps must be above 0".into()));
@@ -223,17 +233,36 @@ pub async fn check_list(
     // read from a shared counter ten times a second. (A channel to the collecting task cost a
     // cross-thread wake-up, a futex call, for every URL: `strace -f -c` counted 28,920 futex
     // calls for 20,000 URLs before, 2,844 after.)
-    let mut workers = tokio::task::JoinSet::new();
     let n_workers = cfg.concurrency.min(total.max(1));
-    for _ in 0..n_workers {
-        let (entries, next, done) = (entries.clone(), next.clone(), done.clone());
+    let shards = cfg.threads.clamp(1, n_workers);
+    // The other threads' runtimes, made before any request starts: a failure is an error.
+    let runtimes = (1..shards)
+        .map(|_| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CheckError::Settings(format!("cannot start a thread's runtime: {e}")))?;
+    let (batches, mut batch_rx) = tokio::sync::mpsc::unbounded_channel();
+    // Should this future be dropped midway, the other threads' workers take no further URL.
+    let _stop = StopOnDrop {
+        next: next.clone(),
+        total,
+    };
+    let mut local = tokio::task::JoinSet::new();
+    let mut dealt: Vec<Vec<_>> = (1..shards).map(|_| Vec::new()).collect();
+    for w in 0..n_workers {
+        let (entries, next, done, batches) =
+            (entries.clone(), next.clone(), done.clone(), batches.clone());
         // The worker's own connections, one per listener, kept alive across its URLs and driven
         // in its task (probe::Connection). Against hyper-util's pooled client, measured A/B with
         // `bash benches/tester.sh` (100,000 static URLs, tester/wrk): 0.54-0.75 at concurrency
         // 16 and 0.55-0.59 at 64, against 0.44 and 0.43 for the pooled client in between.
+        // Nothing is opened before the first request, so each is opened on its worker's thread.
         let mut green = prober.connection(&cfg.endpoint);
         let mut blue = cfg.baseline.as_ref().map(|b| prober.connection(b));
-        workers.spawn(async move {
+        let worker = async move {
             let mut mine = Vec::with_capacity(total / n_workers + 1);
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -254,30 +283,58 @@ pub async fn check_list(
                 mine.push((i, result));
                 done.fetch_add(1, Ordering::Relaxed);
             }
-            mine
-        });
+            // The collector is gone only if the run was abandoned: nothing left to report to.
+            let _ = batches.send(mine);
+        };
+        match w % shards {
+            0 => {
+                local.spawn(worker);
+            }
+            k => dealt[k - 1].push(worker),
+        }
     }
+    for (k, (rt, workers)) in runtimes.into_iter().zip(dealt).enumerate() {
+        let spawned = std::thread::Builder::new()
+            .name(format!("greenlight-probe-{}", k + 1))
+            .spawn(move || {
+                rt.block_on(async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for worker in workers {
+                        set.spawn(worker);
+                    }
+                    while set.join_next().await.is_some() {}
+                });
+            });
+        // Not joined: the thread ends once its workers have sent their results. A thread that
+        // could not start leaves its share of the list to the other workers, which take URLs
+        // from the same counter.
+        if let Err(e) = spawned {
+            tracing::warn!("a probe thread did not start ({e}); the others carry on");
+        }
+    }
+    drop(batches);
     let mut results: Vec<Option<UrlResult>> = (0..total).map(|_| None).collect();
     progress(0, total);
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            joined = workers.join_next() => match joined {
+            batch = batch_rx.recv() => match batch {
+                // Every worker has sent its results or died (a dead worker's URLs stay unset,
+                // so not run, below).
                 None => break,
-                Some(Ok(batch)) => {
+                Some(batch) => {
                     for (i, r) in batch {
                         if let Some(slot) = results.get_mut(i) {
                             *slot = Some(r);
                         }
                     }
                 }
-                // A worker that died: its URLs stay unset, so not run (below).
-                Some(Err(_)) => {}
             },
             _ = tick.tick() => progress(done.load(Ordering::Relaxed), total),
         }
     }
+    drop(local);
     progress(done.load(Ordering::Relaxed), total);
     // A worker that died (it cannot, short of a panic) leaves its URL as not run: fail closed.
     let results = results
@@ -305,17 +362,23 @@ pub async fn check_list(
     ))
 }
 
+/// Ends the list for every worker when dropped (each takes no further URL).
+struct StopOnDrop {
+    next: Arc<AtomicUsize>,
+    total: usize,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.next.fetch_max(self.total, Ordering::Relaxed);
+    }
+}
+
 async fn probe_one(
     green: &mut Connection,
     blue: Option<&mut Connection>,
     entry: &ListEntry,
 ) -> UrlResult {
-    let green_listener = green.endpoint().authority.to_string();
-    let host = entry.host.clone().unwrap_or_else(|| green_listener.clone());
-    let green_ctx = LocationContext {
-        host: &host,
-        listener: &green_listener,
-    };
     match blue {
         None => {
             let green = green.probe(entry).await;
@@ -323,6 +386,13 @@ async fn probe_one(
             UrlResult::new(entry, verdict).with(green, Vec::new())
         }
         Some(blue) => {
+            // The contexts `Location`s are compared in: only a comparison needs them.
+            let green_listener = green.endpoint().authority.to_string();
+            let host = entry.host.clone().unwrap_or_else(|| green_listener.clone());
+            let green_ctx = LocationContext {
+                host: &host,
+                listener: &green_listener,
+            };
             // Green once, blue twice in a row (each listener sees one request of this URL at a
             // time); green and blue in parallel, each on the worker's connection to it.
             let blue_listener = blue.endpoint().authority.to_string();
