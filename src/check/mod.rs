@@ -145,8 +145,9 @@ pub struct CheckConfig {
     /// Threads that drive the requests. The workers (one per URL in flight) are dealt out to
     /// this many single-threaded runtimes, the caller's and `threads - 1` of their own, each
     /// driving its own workers' connections: no task and no socket is ever handed from one
-    /// thread to another (a work-stealing runtime's wake-ups across threads cost more than a
-    /// second thread gave: see the README's tester benchmark).
+    /// thread to another (a work-stealing runtime shares one I/O driver and wakes its other
+    /// threads: `strace -f -c` over 20,000 URLs on 2 threads counted 2,197 futex calls against
+    /// 10 this way; see the README's tester benchmark).
     pub threads: usize,
 }
 
