@@ -147,7 +147,7 @@ pub struct CheckConfig {
     /// driving its own workers' connections: no task and no socket is ever handed from one
     /// thread to another (a work-stealing runtime shares one I/O driver and wakes its other
     /// threads: `strace -f -c` over 20,000 URLs on 2 threads counted 2,197 futex calls against
-    /// 10 this way; see the README's tester benchmark).
+    /// 10 this way; see docs/performance.md, the tester's session 20).
     pub threads: usize,
 }
 
