@@ -153,7 +153,7 @@ fn threads_share_the_list_and_each_url_is_sent_once_with_its_own_host() {
         let mut one = cfg(&green);
         one.concurrency = 1;
         let r = run(&one, &format!("path\n/t/{i}\n"));
-        r.urls[0].green.as_ref().unwrap().body_sha256.clone()
+        r.urls[0].green.as_ref().unwrap().body_sha256
     };
     for i in [0, 1, 2, 151, 299] {
         let u = &r.urls[i];

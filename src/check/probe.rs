@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HOST, HeaderName, LOCATION, USER_AGENT};
-use http::uri::{Authority, Scheme};
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
@@ -150,14 +150,60 @@ pub struct Answer {
     pub location: Option<String>,
     /// `Content-Type` as sent.
     pub content_type: Option<String>,
-    /// SHA-256 of the body (hex, first 16 bytes), empty body included.
-    pub body_sha256: String,
+    /// SHA-256 of the body (its first 16 bytes; hex in reports), empty body included.
+    pub body_sha256: BodyDigest,
     /// Body length read.
     pub body_len: u64,
     /// The body was longer than [`MAX_BODY`]; the digest covers the prefix.
     pub body_truncated: bool,
     /// Time to the end of the body, milliseconds.
     pub ms: f64,
+}
+
+/// The first 16 bytes of a body's SHA-256: enough to tell bodies apart, shown as 32 hex digits
+/// (`Display`, and in the JSON report). Kept as bytes, not as its hex `String`: one allocation
+/// and 48 bytes of heap less for every URL of the run.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BodyDigest(pub [u8; 16]);
+
+impl BodyDigest {
+    /// The digest of `body`.
+    pub fn of(body: &[u8]) -> Self {
+        Self::from_sha256(&Sha256::digest(body))
+    }
+
+    fn from_sha256(digest: &[u8]) -> Self {
+        let mut out = [0; 16];
+        out.copy_from_slice(&digest[..16]);
+        BodyDigest(out)
+    }
+}
+
+impl std::fmt::Display for BodyDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // By hand: `{:02x}` a byte went through the formatting machinery 16 times, ~3,900
+        // instructions a URL (callgrind) when every answer's digest was made a `String`.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 32];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 15)];
+        }
+        // Only ASCII hex digits were written.
+        f.write_str(std::str::from_utf8(&hex).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl std::fmt::Debug for BodyDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BodyDigest({self})")
+    }
+}
+
+impl Serialize for BodyDigest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A request that got no answer.
@@ -255,10 +301,12 @@ impl Prober {
         host_cache: &mut HostCache,
     ) -> Result<Request<Empty<Bytes>>, ProbeError> {
         let s = &self.settings;
-        let uri = Uri::builder()
-            .path_and_query(entry.target.as_str())
-            .build()
-            .map_err(|e| ProbeError::Request(e.to_string()))?;
+        // Straight from the path and query, not through `Uri::builder()` (~270 instructions a
+        // URL less, callgrind).
+        let uri = Uri::from(
+            PathAndQuery::try_from(entry.target.as_str())
+                .map_err(|e| ProbeError::Request(e.to_string()))?,
+        );
         let method = match s.method {
             ProbeMethod::Get => Method::GET,
             ProbeMethod::Head => Method::HEAD,
@@ -660,20 +708,11 @@ async fn read_answer(resp: Response<Incoming>, start: Instant) -> Result<Answer,
             }
         }
     }
-    let digest = hasher.finalize();
-    // By hand: `write!(hex, "{b:02x}")` went through the formatting machinery for every byte,
-    // ~3,900 instructions a URL (callgrind), more than hashing the body.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(32);
-    for b in &digest[..16] {
-        hex.push(char::from(DIGITS[usize::from(b >> 4)]));
-        hex.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
     Ok(Answer {
         status,
         location,
         content_type,
-        body_sha256: hex,
+        body_sha256: BodyDigest::from_sha256(&hasher.finalize()),
         body_len: len,
         body_truncated: truncated,
         ms: start.elapsed().as_secs_f64() * 1000.0,
@@ -716,6 +755,22 @@ mod tests {
             let uri = ep.uri_for(t).unwrap();
             assert_eq!(uri.path_and_query().unwrap().as_str(), t);
         }
+    }
+
+    #[test]
+    fn body_digest_is_the_hex_of_sha256s_first_16_bytes() {
+        // SHA-256 of nothing and of "abc" (FIPS 180-2), cut to 16 bytes.
+        let empty = BodyDigest::of(b"");
+        assert_eq!(empty.to_string(), "e3b0c44298fc1c149afbf4c8996fb924");
+        assert_eq!(
+            BodyDigest::of(b"abc").to_string(),
+            "ba7816bf8f01cfea414140de5dae2223"
+        );
+        assert_eq!(
+            serde_json::to_string(&empty).unwrap(),
+            "\"e3b0c44298fc1c149afbf4c8996fb924\""
+        );
+        assert_ne!(BodyDigest::of(b"a"), BodyDigest::of(b"b"));
     }
 
     #[test]

@@ -285,13 +285,14 @@ pub fn gate(outcomes: impl IntoIterator<Item = Outcome>, threshold: f64) -> Gate
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::probe::BodyDigest;
 
     fn a(status: u16, loc: Option<&str>, body: &str) -> Result<Answer, ProbeError> {
         Ok(Answer {
             status,
             location: loc.map(str::to_string),
             content_type: Some("text/html".into()),
-            body_sha256: body.into(),
+            body_sha256: BodyDigest::of(body.as_bytes()),
             body_len: 1,
             body_truncated: false,
             ms: 1.0,
