@@ -534,7 +534,10 @@ impl Connection {
         stream
             .set_nodelay(true)
             .map_err(|e| ProbeError::Connect(format!("tcp connect error: {e}")))?;
+        // A request is a head without a body: one buffer and one `sendto` instead of a
+        // `writev` of a queue of buffers (~240 instructions a URL less, callgrind).
         let (sender, driver) = http1::Builder::new()
+            .writev(false)
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|e| ProbeError::Http(error_chain(&e)))?;
@@ -684,9 +687,14 @@ impl Wake for LocalWake {
 /// Reads the status, the compared headers and the body (hashed up to [`MAX_BODY`]).
 async fn read_answer(resp: Response<Incoming>, start: Instant) -> Result<Answer, ProbeError> {
     let header = |name| {
-        resp.headers()
-            .get(name)
-            .map(|v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        resp.headers().get(name).map(|v: &HeaderValue| {
+            // Visible ASCII, as servers send it, is checked faster than UTF-8 (~270
+            // instructions a URL less, callgrind); anything else is read as UTF-8, lossily.
+            v.to_str().map_or_else(
+                |_| String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                str::to_owned,
+            )
+        })
     };
     let status = resp.status().as_u16();
     let location = header(LOCATION);

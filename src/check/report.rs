@@ -163,11 +163,19 @@ impl Report {
             .map(|u| u.verdict.outcome)
             .chain(rejected.iter().map(|_| Outcome::Rejected));
         let gate = verdict::gate(outcomes.clone(), cfg.threshold());
-        let mut counts: BTreeMap<&'static str, u64> =
-            Outcome::ALL.iter().map(|o| (o.as_str(), 0)).collect();
+        // Counted by position first: a map lookup by name for every URL compared strings
+        // (~120 instructions a URL, callgrind).
+        let mut by_outcome = [0u64; Outcome::ALL.len()];
         for o in outcomes {
-            *counts.entry(o.as_str()).or_default() += 1;
+            if let Some(i) = Outcome::ALL.iter().position(|x| *x == o) {
+                by_outcome[i] += 1;
+            }
         }
+        let counts: BTreeMap<&'static str, u64> = Outcome::ALL
+            .iter()
+            .zip(by_outcome)
+            .map(|(o, n)| (o.as_str(), n))
+            .collect();
         let latency = Latency::of(
             urls.iter()
                 .filter_map(|u| u.green.as_ref())
@@ -439,11 +447,12 @@ pub fn describe(u: &UrlResult) -> String {
 /// A route template for grouping: the query is dropped and path segments that look like ids
 /// (digits, long hex, UUIDs) become `{id}`.
 pub fn route_template(target: &str) -> String {
-    let path = target.split('?').next().unwrap_or(target);
+    let path = memchr::memchr(b'?', target.as_bytes()).map_or(target, |q| &target[..q]);
     // Written segment by segment into one string (once per URL; collecting the segments and
-    // joining them took ~1,290 instructions a URL against ~830, callgrind).
+    // joining them took ~1,290 instructions a URL against ~830, callgrind), split at `/` as one of a
+    // set of chars (the single `char` pattern's searcher cost ~215 instructions a URL more).
     let mut out = String::with_capacity(path.len() + 8);
-    for (i, seg) in path.split('/').enumerate() {
+    for (i, seg) in path.split(['/']).enumerate() {
         if i > 0 {
             out.push('/');
         }
