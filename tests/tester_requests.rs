@@ -119,6 +119,20 @@ fn rps_cap_and_deadline() {
     assert!(!r.passed);
     assert!(r.counts["not_run"] > 0, "{}", r.summary());
     assert!(r.counts["pass"] > 0, "{}", r.summary());
+    // Every URL keeps its own line, target and route in list order, run or not; the ones not
+    // run say why and carry no answer.
+    for (i, u) in r.urls.iter().enumerate() {
+        assert_eq!(
+            (u.line, u.target.as_str(), u.route.as_str()),
+            (i as u64 + 2, format!("/p/{i}").as_str(), "/p/{id}")
+        );
+        if u.verdict.outcome == Outcome::NotRun {
+            assert_eq!(u.verdict.detail.as_deref(), Some("deadline reached"));
+            assert!(u.green.is_none());
+        } else {
+            assert!(u.green.is_some(), "{i}");
+        }
+    }
 }
 
 #[test]
