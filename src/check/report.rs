@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::CheckConfig;
-use super::probe::{Answer, ProbeError};
+use super::probe::Answer;
 use super::verdict::{self, Gate, Outcome, UrlVerdict};
 use crate::list::{ListEntry, RejectedLine};
 
@@ -40,20 +40,6 @@ pub struct UrlResult {
 }
 
 impl UrlResult {
-    /// A result without answers.
-    pub fn new(entry: &ListEntry, verdict: UrlVerdict) -> Self {
-        UrlResult {
-            line: entry.line,
-            host: entry.host.clone(),
-            target: entry.target.clone(),
-            route: route_template(&entry.target),
-            expected_status: entry.expected_status,
-            verdict,
-            green: None,
-            baseline: Vec::new(),
-        }
-    }
-
     /// A result without answers, taking the entry's strings instead of copying them (the run
     /// hands every entry over once, when the results are put together).
     pub fn from_entry(entry: ListEntry, verdict: UrlVerdict) -> Self {
@@ -67,17 +53,6 @@ impl UrlResult {
             green: None,
             baseline: Vec::new(),
         }
-    }
-
-    /// Adds the answers.
-    pub fn with(
-        mut self,
-        green: Result<Answer, ProbeError>,
-        baseline: Vec<Result<Answer, ProbeError>>,
-    ) -> Self {
-        self.green = green.ok();
-        self.baseline = baseline.into_iter().map(Result::ok).collect();
-        self
     }
 
     fn host_or<'a>(&'a self, default: &'a str) -> &'a str {
