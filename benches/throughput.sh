@@ -5,7 +5,8 @@
 #
 #   bash benches/throughput.sh [--mb N] [--seed N] [--date YYYY-MM-DD] [--fields N|mix]
 #                              [--big-mb N] [--s3] [--repeat N] [--window-days N]
-#                              [--object-mb N] [--floor]
+#                              [--object-mb N] [--floor] [--tail-values N]
+#                              [--tail-per-mille N]
 #
 #   --mb      target uncompressed size of the corpus in MB (default 1024)
 #   --seed    generator seed (default 42)
@@ -31,6 +32,13 @@
 #             each as a ratio to libdeflate-gunzip: the floor of any miner with those steps.
 #             These runs keep no request, so they end after the scan (exit 3, "no replayable
 #             request", expected) without the ~50 ms of work after it
+#   --tail-values  distinct numbers each long-tail URL shape draws from (default 10000: ~30 k
+#             distinct URLs a day, all seen from ~1 GB on). More makes a day of many rarely
+#             requested URLs, as a site with search or per-item pages has: e.g. `--tail-values
+#             900000 --tail-per-mille 500` gives ~550 k distinct URLs in 1 GiB. The tally, the
+#             sort and the window then cost more a line, and the peak RSS follows the distinct
+#             URLs (the --big-mb comparison assumes the default)
+#   --tail-per-mille  per mille of kept requests that go to the long tail (default 200)
 #
 # The corpus is deterministic (same parameters, same bytes), in the real key layout, made of
 # ~16 MB (uncompressed; --object-mb) objects from 4 or more ALB nodes, and its long tail of URLs
@@ -46,6 +54,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mb=1024 seed=42 day=2026-03-01 fields=mix big_mb= s3= repeat=5 window_days=1 object_mb=16 floor=
+tail_values=10000 tail_per_mille=200
 while [ $# -gt 0 ]; do
   case $1 in
     --mb) mb=$2; shift 2 ;;
@@ -58,6 +67,8 @@ while [ $# -gt 0 ]; do
     --window-days) window_days=$2; shift 2 ;;
     --object-mb) object_mb=$2; shift 2 ;;
     --floor) floor=1; shift ;;
+    --tail-values) tail_values=$2; shift 2 ;;
+    --tail-per-mille) tail_per_mille=$2; shift 2 ;;
     *) echo "throughput.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -73,17 +84,19 @@ fi
 mkdir -p target/throughput
 synth_fields=()
 [ "$fields" = mix ] || synth_fields=(--fields "$fields")
-# Long-tail URLs draw from 3 x 10000 shapes: all of them show up from ~1 GB of logs on (at
-# 256 MB about 88% do), so compare RSS from --mb 1024 up.
-tail_values=10000
+# Long-tail URLs draw from 3 x 10000 shapes by default: all of them show up from ~1 GB of logs
+# on (at 256 MB about 88% do), so compare RSS from --mb 1024 up.
+synth_tail=(--long-tail-values "$tail_values" --long-tail-per-mille "$tail_per_mille")
+tail_suffix=
+[ "$tail_values-$tail_per_mille" = 10000-200 ] || tail_suffix=-tail-$tail_values-$tail_per_mille
 
 # Bytes per generated line with these parameters, from a small sample.
 bytes_per_line() {
-  local cal=target/throughput/calibrate-$seed-$fields
+  local cal=target/throughput/calibrate-$seed-$fields$tail_suffix
   if [ ! -f "$cal.bpl" ]; then
     rm -rf "$cal"
     target/release/examples/synth --out "$cal" --seed "$seed" --first-day "$day" --nodes 1 \
-      --objects-per-node-per-day 2 --lines-per-object 5000 --long-tail-values "$tail_values" \
+      --objects-per-node-per-day 2 --lines-per-object 5000 "${synth_tail[@]}" \
       "${synth_fields[@]}" >/dev/null
     find "$cal" -name '*_app.*.log.gz' -exec gzip -dc {} + | awk '{ b += length($0) + 1 } END { printf "%d\n", b / NR }' >"$cal.bpl"
     rm -rf "$cal"
@@ -100,7 +113,7 @@ make_corpus() {
   per_node=$(( (objects + nodes - 1) / nodes ))
   [ "$per_node" -ge 2 ] || per_node=2
   lines=$(( size_mb * 1000000 / bpl / (nodes * per_node) ))
-  dir=target/throughput/corpus-$size_mb-$seed-$day-$fields
+  dir=target/throughput/corpus-$size_mb-$seed-$day-$fields$tail_suffix
   [ "$object_mb" = 16 ] || dir=$dir-objects-$object_mb
   if [ ! -f "$dir.done" ]; then
     rm -rf "$dir"
@@ -115,7 +128,7 @@ make_corpus() {
     echo "generating $dir: $nodes nodes x $per_node objects x $lines lines" >&2
     target/release/examples/synth --out "$dir" --seed "$seed" --first-day "$day" --nodes "$nodes" \
       --objects-per-node-per-day "$per_node" --lines-per-object "$lines" \
-      --long-tail-values "$tail_values" "${synth_fields[@]}" >&2
+      "${synth_tail[@]}" "${synth_fields[@]}" >&2
     touch "$dir.done"
   fi
   echo "$dir"
@@ -155,6 +168,7 @@ median() { # of the numbers on stdin
 }
 out=target/throughput/list.csv
 state=target/throughput/state
+report=target/throughput/report.json
 # The state every timed run starts from: empty, or the window's earlier days (--window-days).
 history=
 miner() { # name, threads, corpus, extra env...
@@ -163,7 +177,7 @@ miner() { # name, threads, corpus, extra env...
   [ -z "$history" ] || cp -r "$history" "$state"
   measure "$name" env GREENLIGHT_QUIET=1 "$@" target/release/greenlight-miner --logs "$corpus" \
     --date "$day" --out "$out" --state "$state" --threads "$threads" --max-error-rate 100 \
-    --window-days "$window_days"
+    --window-days "$window_days" --report "$report"
 }
 
 # floor_miner STAGE: the scan-floor build on 1 thread, its lines stopping after STAGE. It keeps
@@ -179,7 +193,7 @@ floor_miner() {
 # make_history: the state of the window_days - 1 days before $day (generated and mined once).
 make_history() {
   local days=$(( window_days - 1 )) bpl lines first last dir
-  dir=target/throughput/history-$window_days-$seed-$day-$fields
+  dir=target/throughput/history-$window_days-$seed-$day-$fields$tail_suffix
   if [ ! -f "$dir.done" ]; then
     rm -rf "$dir" "$dir.logs"
     bpl=$(bytes_per_line)
@@ -189,7 +203,7 @@ make_history() {
     echo "generating and mining the $days days before $day ($first..$last, 128 MB each) into $dir" >&2
     target/release/examples/synth --out "$dir.logs" --seed "$seed" --first-day "$first" \
       --days "$days" --nodes 2 --objects-per-node-per-day 4 --lines-per-object "$lines" \
-      --long-tail-values "$tail_values" "${synth_fields[@]}" >/dev/null
+      "${synth_tail[@]}" "${synth_fields[@]}" >/dev/null
     GREENLIGHT_QUIET=1 target/release/greenlight-miner --logs "$dir.logs" --from "$first" \
       --date "$last" --out target/throughput/history-list.csv --state "$dir" \
       --window-days "$window_days" --max-error-rate 100 >/dev/null 2>&1
@@ -261,6 +275,8 @@ if [ -n "$have_libdeflate" ]; then
   done
 fi
 echo "  wall t1/t2: $(ratio "miner threads=1" "miner threads=2" 2) (target >= 1.8 on 2 idle cores)"
+# The report's first "distinct" is the day's distinct URLs (urls.distinct).
+echo "  distinct URLs of the day (the last run's report): $(grep -o '"distinct": *[0-9]*' "$report" | head -1 | grep -o '[0-9]*$')"
 
 if [ -n "$big_mb" ]; then
   small_rss=$(field "miner threads=2" 4)

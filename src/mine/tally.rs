@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use rayon::slice::ParallelSliceMut;
 use smallvec::SmallVec;
 
 use super::normalize::{Normalized, Scheme, looks_like_secret};
@@ -732,35 +733,77 @@ impl std::fmt::Debug for Leftovers {
 /// the other core. After the 2-thread scan of 1 GiB (two tallies of ~29.5 k URLs that share
 /// nearly all of them), one walk takes 17-19 ms; building an index as well took 5 ms more, and
 /// freeing the leftovers 4-5 ms more.
-fn merge_sorted(mut a: Entries, mut b: Entries, capacity: usize) -> (List, List) {
+///
+/// The walk takes the entries from the back of both lists (the largest keys first), gives the
+/// space they held back every [`MERGE_SHRINK_EVERY`] entries, and turns the result around at
+/// the end. Why: walking from the front, both lists' arrays stayed whole until the walk was
+/// over, so the merge held the arrays of both threads' tallies and of the merged one at once:
+/// on a day of many rarely requested URLs, the run's peak memory.
+fn merge_sorted(mut a: List, mut b: List, capacity: usize) -> (List, List) {
+    use std::cmp::Ordering;
     let mut merged = Vec::with_capacity(capacity);
     let mut leftovers = Vec::new();
-    let mut next_b = b.next();
-    while let Some((key, mut stats)) = a.next() {
-        a.prefetch_ahead();
-        while let Some(theirs) = next_b.take_if(|(k, _)| *k < key) {
-            merged.push(theirs);
-            next_b = b.next();
-            b.prefetch_ahead();
+    let mut taken = 0usize;
+    loop {
+        prefetch_behind(&a);
+        prefetch_behind(&b);
+        let order = match (a.last(), b.last()) {
+            (Some((ka, _)), Some((kb, _))) => ka.cmp(kb),
+            (Some(_), None) => Ordering::Greater,
+            (None, Some(_)) => Ordering::Less,
+            (None, None) => break,
+        };
+        let entry = match order {
+            Ordering::Greater => a.pop(),
+            Ordering::Less => b.pop(),
+            Ordering::Equal => match (a.pop(), b.pop()) {
+                (Some((key, mut stats)), Some((k, mut theirs))) => {
+                    stats.merge_from(&mut theirs);
+                    leftovers.push((k, theirs));
+                    Some((key, stats))
+                }
+                (mine, theirs) => mine.or(theirs),
+            },
+        };
+        merged.extend(entry);
+        taken += 1;
+        if taken.is_multiple_of(MERGE_SHRINK_EVERY) {
+            a.shrink_to_fit();
+            b.shrink_to_fit();
         }
-        if let Some((k, mut theirs)) = next_b.take_if(|(k, _)| *k == key) {
-            stats.merge_from(&mut theirs);
-            leftovers.push((k, theirs));
-            next_b = b.next();
-            b.prefetch_ahead();
-        }
-        merged.push((key, stats));
     }
-    merged.extend(next_b);
-    merged.extend(b);
+    merged.reverse();
     (merged, leftovers)
 }
 
-/// A sorted tally's entries, taken out in order ([`Tally::take_sorted`]), with a look at the
-/// ones a few places on.
-enum Entries {
-    Indexed(indexmap::map::IntoIter<Box<[u8]>, UrlStats>),
-    Listed(std::vec::IntoIter<(Box<[u8]>, UrlStats)>),
+/// How many entries [`merge_sorted`] takes before it gives back the space they held in the
+/// lists it walks (~2.7 MB of entries; arrays that large are mappings of their own, so
+/// shrinking one returns its tail's pages).
+const MERGE_SHRINK_EVERY: usize = 16_384;
+
+/// Starts loading the key and the blocks of the entry [`MERGE_AHEAD`] places before the back
+/// of `list`: the one a walk from the back reaches that many steps on.
+///
+/// Why: the entries are in key order, but their keys and count blocks are where the scan
+/// allocated them, in the order it met the URLs; each step of the walk waited for them.
+#[inline]
+fn prefetch_behind(list: &List) {
+    if let Some((key, stats)) = list
+        .len()
+        .checked_sub(MERGE_AHEAD + 1)
+        .and_then(|i| list.get(i))
+    {
+        prefetch_url(key, stats);
+    }
+}
+
+/// A sorted tally's URLs as a list ([`Tally::take_sorted`]): an index in key order (rebuilt
+/// from a merged list for a lookup) gives up its entries in that order.
+fn into_list(urls: Result<Map, List>) -> List {
+    match urls {
+        Ok(map) => map.into_iter().collect(),
+        Err(list) => list,
+    }
 }
 
 /// How many entries ahead of a walk in key order ([`merge_sorted`], [`InKeyOrder`]) the key
@@ -807,71 +850,60 @@ impl<'t> Iterator for InKeyOrder<'t> {
     }
 }
 
-impl Entries {
-    fn of(urls: Result<Map, List>) -> Self {
-        match urls {
-            Ok(map) => Entries::Indexed(map.into_iter()),
-            Err(list) => Entries::Listed(list.into_iter()),
-        }
-    }
-
-    /// Starts loading the key and the count blocks of the entry [`MERGE_AHEAD`] places on.
-    ///
-    /// Why: the entries are in key order, but their keys and count blocks are where the scan
-    /// allocated them, in the order it met the URLs; each step of the walk waited for them.
-    #[inline]
-    fn prefetch_ahead(&self) {
-        let ahead = match self {
-            Entries::Indexed(it) => it.as_slice().get_index(MERGE_AHEAD),
-            Entries::Listed(it) => it.as_slice().get(MERGE_AHEAD).map(|(k, v)| (k, v)),
-        };
-        if let Some((key, stats)) = ahead {
-            prefetch_url(key, stats);
-        }
-    }
-}
-
-impl Iterator for Entries {
-    type Item = (Box<[u8]>, UrlStats);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Entries::Indexed(it) => it.next(),
-            Entries::Listed(it) => it.next(),
-        }
-    }
-}
-
 /// Below this many URLs in the smaller tally, sorted tallies are merged on one thread.
 const PARALLEL_MERGE: usize = 4096;
 
-/// [`merge_sorted`] of two sorted maps, in two halves of the key range on two threads of the
-/// current rayon pool when both are large.
+/// [`merge_sorted`] of two lists in key order, in two halves of the key range on two threads
+/// of the current rayon pool when both are large.
 ///
 /// Why: after a 2-thread scan, the merge ran on one thread while the other core idled. The
 /// walk is memory bound ([`merge_sorted`]), so two halves do not take half the time: after the
 /// 2-thread scan of 1 GiB, 10-12 ms each at once, plus 2 ms to split the maps and 1.5 ms to
-/// join the lists, against 17-19 ms for one walk.
-fn merge_sorted_maps(mut a: Map, mut b: Map) -> (List, Vec<List>) {
+/// join the lists, against 17-19 ms for one walk (session 9, when sorted tallies were maps).
+fn merge_sorted_lists(mut a: List, mut b: List) -> (List, Vec<List>) {
     let capacity = a.len() + b.len();
     if a.len().min(b.len()) < PARALLEL_MERGE || rayon::current_num_threads() < 2 {
-        let (merged, leftovers) = merge_sorted(Entries::of(Ok(a)), Entries::of(Ok(b)), capacity);
+        let (merged, leftovers) = merge_sorted(a, b, capacity);
         return (merged, vec![leftovers]);
     }
     // Split both at `a`'s middle key: the halves hold disjoint key ranges.
     let at_a = a.len() / 2;
-    let at_b = match a.get_index(at_a) {
-        Some((pivot, _)) => b.binary_search_keys(pivot).unwrap_or_else(|i| i),
+    let at_b = match a.get(at_a) {
+        Some((pivot, _)) => b
+            .binary_search_by(|(key, _)| key.cmp(pivot))
+            .unwrap_or_else(|i| i),
         None => b.len(),
     };
     let (a_high, b_high) = (a.split_off(at_a), b.split_off(at_b));
+    // The high halves were copied out: give back the space they held.
+    a.shrink_to_fit();
+    b.shrink_to_fit();
     let (low, high) = rayon::join(
-        || merge_sorted(Entries::of(Ok(a)), Entries::of(Ok(b)), capacity),
-        || merge_sorted(Entries::of(Ok(a_high)), Entries::of(Ok(b_high)), 0),
+        || merge_sorted(a, b, capacity),
+        || merge_sorted(a_high, b_high, 0),
     );
     let ((mut merged, leftovers), (high, high_leftovers)) = (low, high);
     merged.extend(high);
     (merged, vec![leftovers, high_leftovers])
+}
+
+/// Puts `list[order[j]]` at place `j` for every `j`, in place: each entry is swapped along the
+/// cycles of the permutation `order` (every place visited once), and `order` is left as the
+/// identity. `order` must be a permutation of `0..list.len()`; any other `order` leaves
+/// `list` in some order, never out of bounds.
+fn gather_in_place<T>(list: &mut [T], order: &mut [usize]) {
+    for start in 0..order.len().min(list.len()) {
+        let mut at = start;
+        while let Some(from) = order.get_mut(at).map(|o| std::mem::replace(o, at)) {
+            // Back at the cycle's start (or, for an `order` that is no permutation, at a
+            // place already visited, or out of range).
+            if from == start || from == at || from >= list.len() {
+                break;
+            }
+            list.swap(at, from);
+            at = from;
+        }
+    }
 }
 
 /// Where one URL's counts are in a [`Tally`]; valid for that tally (until it is merged into
@@ -1016,15 +1048,32 @@ impl Tally {
     /// day file (written in key order) needs no sort. After the 2-thread scan of 1 GiB, on one
     /// thread while the other core idles, merging by hash took 29-31 ms and encoding the day
     /// file with its sort 28 ms; merging sorted took 19-23 ms (now 16-18, see
-    /// [`merge_sorted_maps`]) and encoding 20 ms.
+    /// [`merge_sorted_lists`]) and encoding 20 ms.
     ///
     /// The sort is rayon's (on the current pool): the scan thread that finishes first then
     /// helps sort the other's tally instead of waiting for it (5 ms where it took 8).
+    ///
+    /// The result is a list in key order with no index ([`Tally::merged`]), what the merge and
+    /// the day file read. The sort orders the keys with their places, then moves each entry
+    /// once to its place (`gather_in_place`): sorting the entries themselves (~170 bytes each)
+    /// moved every one of them at each level of the sort, and rebuilt the hash index after.
     pub fn sort(&mut self) {
-        if self.unsorted {
-            self.urls.par_sort_unstable_keys();
-            self.unsorted = false;
+        if !self.unsorted {
+            return;
         }
+        let mut list: List = std::mem::take(&mut self.urls).into_iter().collect();
+        let mut order: Vec<usize> = {
+            let mut keyed: Vec<(&[u8], usize)> = list
+                .iter()
+                .enumerate()
+                .map(|(i, (key, _))| (&key[..], i))
+                .collect();
+            keyed.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
+            keyed.into_iter().map(|(_, i)| i).collect()
+        };
+        gather_in_place(&mut list, &mut order);
+        self.merged = list;
+        self.unsorted = false;
     }
 
     /// Adds `other` into `self`. When both are sorted ([`Tally::sort`]), so is the result, and
@@ -1040,20 +1089,17 @@ impl Tally {
         }
         if !self.unsorted && !other.unsorted {
             let (a, b) = (self.take_sorted(), other.take_sorted());
-            let (merged, leftovers) = match (a, b) {
-                (Ok(a), Ok(b)) => merge_sorted_maps(a, b),
-                (a, b) => {
-                    let capacity = self.len() + other.len();
-                    let (merged, leftovers) =
-                        merge_sorted(Entries::of(a), Entries::of(b), capacity);
-                    (merged, vec![leftovers])
-                }
-            };
+            let (merged, leftovers) = merge_sorted_lists(into_list(a), into_list(b));
             self.merged = merged;
             self.leftovers.0.extend(leftovers);
         } else {
             let urls = self.indexed();
-            for (key, stats) in Entries::of(other.take_sorted()) {
+            let theirs: Box<dyn Iterator<Item = (Box<[u8]>, UrlStats)>> = match other.take_sorted()
+            {
+                Ok(map) => Box::new(map.into_iter()),
+                Err(list) => Box::new(list.into_iter()),
+            };
+            for (key, stats) in theirs {
                 match urls.get_mut(&key) {
                     Some(mine) => mine.merge(&stats),
                     None => {
@@ -1613,6 +1659,108 @@ mod tests {
                 t
             })
             .collect()
+    }
+
+    #[test]
+    fn gather_in_place_puts_each_entry_where_the_order_says() {
+        use rand::{SeedableRng, seq::SliceRandom};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for n in [0, 1, 2, 3, 10, 1000] {
+            for _ in 0..20 {
+                let mut order: Vec<usize> = (0..n).collect();
+                order.shuffle(&mut rng);
+                let expected: Vec<String> = order.iter().map(|i| format!("e{i}")).collect();
+                let mut list: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+                gather_in_place(&mut list, &mut order);
+                assert_eq!(list, expected, "{n}");
+                assert!(
+                    order.iter().enumerate().all(|(j, &o)| o == j),
+                    "left the identity"
+                );
+            }
+        }
+        // An order that is no permutation ends, in bounds, with every entry still there.
+        for order in [vec![1, 1], vec![5, 0, 0], vec![2, 2, 0, 9], vec![0, 0, 0]] {
+            let mut list: Vec<u32> = (0..order.len() as u32).collect();
+            gather_in_place(&mut list, &mut order.clone());
+            list.sort();
+            assert_eq!(
+                list,
+                (0..order.len() as u32).collect::<Vec<_>>(),
+                "{order:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_merge_walk_longer_than_its_shrink_step_keeps_every_url_and_count() {
+        // Keys divisible by 2 on one side, by 3 on the other: both, one or the other.
+        let list = |step: usize, hits: u64| -> List {
+            (0..60_000)
+                .step_by(step)
+                .map(|i| {
+                    let stats = UrlStats {
+                        hits,
+                        ..UrlStats::default()
+                    };
+                    (format!("h {i:06}").into_bytes().into_boxed_slice(), stats)
+                })
+                .collect()
+        };
+        let (a, b) = (list(2, 1), list(3, 10));
+        assert!(
+            a.len() + b.len() > 2 * MERGE_SHRINK_EVERY,
+            "the walk shrinks its lists"
+        );
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (merged, leftovers) = pool.install(|| merge_sorted_lists(a.clone(), b.clone()));
+            let expected: Vec<(String, u64)> = (0..60_000)
+                .filter(|i| i % 2 == 0 || i % 3 == 0)
+                .map(|i| {
+                    let hits = u64::from(i % 2 == 0) + 10 * u64::from(i % 3 == 0);
+                    (format!("h {i:06}"), hits)
+                })
+                .collect();
+            let got: Vec<(String, u64)> = merged
+                .iter()
+                .map(|(k, s)| (String::from_utf8(k.to_vec()).unwrap(), s.hits))
+                .collect();
+            assert_eq!(got, expected, "{threads} threads");
+            let shared: usize = leftovers.iter().map(Vec::len).sum();
+            assert_eq!(shared, 10_000, "b's entries of the URLs both had");
+        }
+    }
+
+    #[test]
+    fn a_sorted_tally_is_a_list_in_key_order_with_every_url() {
+        let mut t = Tally::default();
+        for i in (0..500u32).rev() {
+            add(
+                &mut t,
+                &format!("http://h{}.example/{}", i % 7, i * 7919 % 1000),
+                200,
+                None,
+            );
+        }
+        let by_hash: Vec<(Vec<u8>, UrlStats)> = t
+            .sorted()
+            .into_iter()
+            .map(|(k, s)| (k.to_vec(), s.clone()))
+            .collect();
+        let n = t.len();
+        t.sort();
+        assert!(!t.unsorted && t.urls.is_empty() && t.merged.len() == n);
+        assert!(t.merged.is_sorted_by(|a, b| a.0 < b.0));
+        let after: Vec<(Vec<u8>, UrlStats)> = t
+            .sorted()
+            .into_iter()
+            .map(|(k, s)| (k.to_vec(), s.clone()))
+            .collect();
+        assert_eq!(after, by_hash);
     }
 
     #[test]
