@@ -224,7 +224,9 @@ pub struct Sampler<'r> {
     router: &'r Router,
     rng_key: u64,
     strata: Vec<Stratum>,
-    index: HashMap<String, usize>,
+    /// Strata by name (`host SP template`). foldhash, randomly seeded as the tally's index is:
+    /// names come from the logs.
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     top: BinaryHeap<ByHits>,
     rare: BinaryHeap<ByPriority>,
     rare_keep: usize,
@@ -244,7 +246,7 @@ impl<'r> Sampler<'r> {
             router,
             rng_key,
             strata: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             top: BinaryHeap::new(),
             rare: BinaryHeap::new(),
             rare_keep,

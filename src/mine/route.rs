@@ -253,8 +253,8 @@ impl RouteRules {
     }
 }
 
-/// 64-bit FNV-1a, then a SplitMix64 finaliser: a fixed, portable hash for learned positions
-/// and sampling priorities (the same on every machine and version).
+/// 64-bit FNV-1a, then a SplitMix64 finaliser: a fixed, portable hash for sampling priorities
+/// (the same on every machine and version).
 pub fn stable_hash(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
@@ -266,6 +266,24 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     mix64(h)
+}
+
+/// The hash of one step of a URL's path for the positions a run learns ([`Learner`]) and
+/// looks up ([`Router`]): `part` after the steps hashed into `prefix` (0 for none). foldhash
+/// with a fixed seed, 8 bytes at a time.
+///
+/// Why not [`stable_hash`]: these hashes never leave the run (the positions are learned again
+/// from the window every run), so they need not be the same on every machine and version;
+/// [`stable_hash`] takes a byte at a time, each step waiting on a multiply: this took the route
+/// work (learning and templating every URL of the window) from 203.6 M to 166.4 M
+/// instructions on a day of 83,834 distinct URLs (callgrind), the list unchanged.
+fn position_hash(prefix: u64, part: &[u8]) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x6772_6565_6e6c_6967).build_hasher();
+    h.write_u64(prefix);
+    h.write_usize(part.len());
+    h.write(part);
+    h.finish()
 }
 
 /// SplitMix64's finaliser.
@@ -305,14 +323,14 @@ impl Learner {
 
     /// Sees one URL (`host`, request-target).
     pub fn see(&mut self, host: &[u8], target: &[u8]) {
-        let mut prefix = stable_hash(&[host]);
+        let mut prefix = position_hash(0, host);
         for (i, seg) in segments(path_of(target)).enumerate() {
             match builtin_shape(seg, i) {
-                Some(shape) => prefix = stable_hash(&[&prefix.to_le_bytes(), shape.as_bytes()]),
-                None if i == 0 => prefix = stable_hash(&[&prefix.to_le_bytes(), seg]),
+                Some(shape) => prefix = position_hash(prefix, shape.as_bytes()),
+                None if i == 0 => prefix = position_hash(prefix, seg),
                 None => {
-                    let pos = stable_hash(&[&prefix.to_le_bytes(), b"#pos"]);
-                    let value = stable_hash(&[seg]);
+                    let pos = position_hash(prefix, b"#pos");
+                    let value = position_hash(0, seg);
                     let full = self.positions.len() >= self.max_positions;
                     match self.positions.get_mut(&pos) {
                         Some(v) => {
@@ -325,7 +343,7 @@ impl Learner {
                             self.positions.insert(pos, vec![value]);
                         }
                     }
-                    prefix = stable_hash(&[&prefix.to_le_bytes(), seg]);
+                    prefix = position_hash(prefix, seg);
                 }
             }
         }
@@ -377,22 +395,22 @@ impl Router {
             return;
         }
         let start = out.len();
-        let mut prefix = stable_hash(&[host]);
+        let mut prefix = position_hash(0, host);
         for (i, seg) in segments(path).enumerate() {
             out.push('/');
             match builtin_shape(seg, i) {
                 Some(shape) => {
                     out.push_str(shape);
-                    prefix = stable_hash(&[&prefix.to_le_bytes(), shape.as_bytes()]);
+                    prefix = position_hash(prefix, shape.as_bytes());
                 }
                 None => {
-                    let pos = stable_hash(&[&prefix.to_le_bytes(), b"#pos"]);
+                    let pos = position_hash(prefix, b"#pos");
                     if i > 0 && self.variable.contains(&pos) {
                         out.push_str("{var}");
                     } else {
                         out.push_str(&String::from_utf8_lossy(seg));
                     }
-                    prefix = stable_hash(&[&prefix.to_le_bytes(), seg]);
+                    prefix = position_hash(prefix, seg);
                 }
             }
         }
