@@ -270,7 +270,7 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
 
 /// The hash of one step of a URL's path for the positions a run learns ([`Learner`]) and
 /// looks up ([`Router`]): `part` after the steps hashed into `prefix` (0 for none). foldhash
-/// with a fixed seed, 8 bytes at a time.
+/// with a fixed seed, which takes a word or more a step.
 ///
 /// Why not [`stable_hash`]: these hashes never leave the run (the positions are learned again
 /// from the window every run), so they need not be the same on every machine and version;

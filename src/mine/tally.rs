@@ -780,8 +780,9 @@ fn merge_sorted(mut a: List, mut b: List, capacity: usize) -> (List, List) {
 }
 
 /// How many entries [`merge_sorted`] takes before it gives back the space they held in the
-/// lists it walks (~2.7 MB of entries; arrays that large are mappings of their own, so
-/// shrinking one returns its tail's pages).
+/// lists it walks (2.6 MB of 160-byte entries). An array above glibc's mmap threshold is a
+/// mapping of its own, and shrinking it returns its tail's pages; a smaller one gives the
+/// space back to the heap, where the merged list can grow into it.
 const MERGE_SHRINK_EVERY: usize = 16_384;
 
 /// Starts loading the key and the blocks of the entry [`MERGE_AHEAD`] places before the back
@@ -1058,7 +1059,7 @@ impl Tally {
     ///
     /// The result is a list in key order with no index ([`Tally::merged`]), what the merge and
     /// the day file read. The sort orders the keys with their places, then moves each entry
-    /// once to its place (`gather_in_place`): sorting the entries themselves (~170 bytes each)
+    /// once to its place (`gather_in_place`): sorting the entries themselves (168 bytes each)
     /// moved every one of them at each level of the sort, and rebuilt the hash index after.
     pub fn sort(&mut self) {
         if !self.unsorted {
